@@ -1,0 +1,267 @@
+//! Command line: `warta serve | train | eval | classify | extract`. Every flag can also be set
+//! from the environment as `WARTA_<FLAG>`.
+
+mod batch;
+
+use crate::corpus::{examples, read_labelled};
+use crate::error::Error;
+use crate::eval::{score, Metrics};
+use crate::features::FeatureConfig;
+use crate::model::{Algorithm, TopicModel, TrainConfig};
+use crate::pipeline::{default_model, train_rows};
+use crate::service::{ServedModel, ServerOptions};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(name = "warta", version, about = "Classify news articles by topic and extract the facts inside them, over gRPC or from the command line.")]
+pub struct Cli {
+    /// Log filter, RUST_LOG syntax (e.g. "info", "warta=debug").
+    #[arg(long, env = "WARTA_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+    /// Train a topic model from labelled JSONL rows; prints cross-validated metrics.
+    Train(TrainArgs),
+    /// Score a model on labelled JSONL rows.
+    Eval(EvalArgs),
+    /// Classify JSONL rows {"id","text"[,"title"]}: one JSON line out per row, in order.
+    Classify(ClassifyArgs),
+    /// Extract entities, dates, figures, quotes and keywords from JSONL rows or a .txt article.
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "WARTA_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: SocketAddr,
+    /// Topic model file; without it the embedded default model is trained at start-up.
+    #[arg(long, env = "WARTA_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Largest request message accepted, in bytes.
+    #[arg(long, env = "WARTA_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Most articles in one ClassifyBatch request.
+    #[arg(long, env = "WARTA_MAX_BATCH", default_value_t = 1024)]
+    pub max_batch: usize,
+    /// Longest article (title + text), in bytes.
+    #[arg(long, env = "WARTA_MAX_TEXT_BYTES", default_value_t = 1024 * 1024)]
+    pub max_text_bytes: usize,
+    /// On SIGTERM/SIGINT, report NOT_SERVING for this long before refusing new connections.
+    #[arg(long, env = "WARTA_SHUTDOWN_GRACE_MS", default_value_t = 0)]
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled JSONL file(s); repeat the flag for several. Default: the embedded corpus.
+    #[arg(long, env = "WARTA_DATA", value_delimiter = ',')]
+    pub data: Vec<PathBuf>,
+    /// Where to write the model.
+    #[arg(long, env = "WARTA_OUT")]
+    pub out: PathBuf,
+    /// Classifier: logreg (multinomial logistic regression) or complement-nb.
+    #[arg(long, env = "WARTA_ALGORITHM", default_value = "logreg")]
+    pub algorithm: Algorithm,
+    /// Folds of cross-validation before the final fit (0 or 1: none).
+    #[arg(long, env = "WARTA_FOLDS", default_value_t = 5)]
+    pub folds: usize,
+    /// Inverse L2 regularisation of logreg.
+    #[arg(long = "c", env = "WARTA_C", default_value_t = 10.0)]
+    pub c: f64,
+    /// Smoothing of complement-nb.
+    #[arg(long, env = "WARTA_ALPHA", default_value_t = 0.3)]
+    pub alpha: f64,
+    /// Longest word n-gram (1–3).
+    #[arg(long, env = "WARTA_NGRAM_MAX", default_value_t = 2)]
+    pub ngram_max: usize,
+    /// Minimum document frequency of a feature.
+    #[arg(long, env = "WARTA_MIN_DF", default_value_t = 1)]
+    pub min_df: u32,
+    /// Keep at most this many features (most frequent first).
+    #[arg(long, env = "WARTA_MAX_FEATURES")]
+    pub max_features: Option<usize>,
+    /// Keep stopwords in the features.
+    #[arg(long, env = "WARTA_KEEP_STOPWORDS")]
+    pub keep_stopwords: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model file; default: the embedded default model.
+    #[arg(long, env = "WARTA_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Labelled JSONL file(s).
+    #[arg(long, env = "WARTA_DATA", value_delimiter = ',', required = true)]
+    pub data: Vec<PathBuf>,
+    /// Print one JSON object: accuracy, macro_f1, n, per_label, model_version.
+    #[arg(long, env = "WARTA_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Model file; default: the embedded default model.
+    #[arg(long, env = "WARTA_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Labels per row, best first (0: all).
+    #[arg(long, env = "WARTA_TOP_K", default_value_t = 3)]
+    pub top_k: usize,
+    /// Exit with status 2 when any row could not be classified.
+    #[arg(long, env = "WARTA_STRICT")]
+    pub strict: bool,
+    /// JSONL input file, or - for standard input.
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Topic model whose IDF weighs keywords; default: the embedded default model.
+    #[arg(long, env = "WARTA_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Treat the input as one plain-text article (implied by a .txt file name).
+    #[arg(long, env = "WARTA_TEXT")]
+    pub text: bool,
+    /// Exit with status 2 when any row could not be processed.
+    #[arg(long, env = "WARTA_STRICT")]
+    pub strict: bool,
+    /// JSONL input file ({"id","text"[,"title"]}), a .txt article, or - for standard input.
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
+}
+
+/// A model from a file, or the embedded default.
+pub fn load_or_default(path: Option<&PathBuf>) -> Result<TopicModel, Error> {
+    match path {
+        Some(p) => Ok(TopicModel::load(p)?),
+        None => Ok(default_model(true)?),
+    }
+}
+
+fn print_metrics(m: &Metrics) {
+    println!("  {:<28} {:>9} {:>9} {:>9} {:>8}", "label", "precision", "recall", "f1", "support");
+    for (label, l) in &m.per_label {
+        println!("  {:<28} {:>9.4} {:>9.4} {:>9.4} {:>8}", label, l.precision, l.recall, l.f1, l.support);
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let model_path = args.model.clone();
+    let model = async move {
+        tokio::task::spawn_blocking(move || -> Result<ServedModel, Error> {
+            match model_path {
+                Some(p) => Ok(ServedModel {
+                    model: TopicModel::load(&p)?,
+                    source: p.display().to_string(),
+                }),
+                None => Ok(ServedModel {
+                    model: default_model(true)?,
+                    source: "embedded-default".into(),
+                }),
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("model loader failed: {e}")))?
+    };
+    let options = ServerOptions {
+        max_message_bytes: args.max_message_bytes,
+        max_batch: args.max_batch,
+        max_text_bytes: args.max_text_bytes,
+        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+    };
+    crate::service::run(listener, model, options, crate::shutdown::signal()).await
+}
+
+pub fn train(args: TrainArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let (rows, source) = if args.data.is_empty() {
+        (crate::corpus::default_rows(true), "embedded-default".to_string())
+    } else {
+        let mut rows = Vec::new();
+        for p in &args.data {
+            rows.extend(read_labelled(p)?);
+        }
+        (rows, args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","))
+    };
+    let config = TrainConfig {
+        features: FeatureConfig {
+            ngram_max: args.ngram_max,
+            min_df: args.min_df,
+            max_features: args.max_features,
+            remove_stopwords: !args.keep_stopwords,
+            ..FeatureConfig::default()
+        },
+        algorithm: args.algorithm,
+        c: args.c,
+        alpha: args.alpha,
+    };
+    let model = train_rows(&rows, &config, args.folds, &source)?;
+    let elapsed = started.elapsed();
+    model.save(&args.out)?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "trained {} on {} rows, {} labels, {} features ({} terms) in {:.2}s",
+        model.algorithm(),
+        rows.len(),
+        model.labels().len(),
+        model.vectorizer().len(),
+        model.vectorizer().vocabulary_size(),
+        elapsed.as_secs_f64()
+    );
+    if let Some(m) = &model.meta.metrics {
+        println!(
+            "{}-fold cross-validation: accuracy {:.4}  macro-F1 {:.4}  (n={})",
+            m.folds, m.accuracy, m.macro_f1, m.n
+        );
+        print_metrics(m);
+    }
+    println!("saved {} ({} bytes, version {})", args.out.display(), size, model.version());
+    Ok(())
+}
+
+pub fn eval(args: EvalArgs) -> Result<(), Error> {
+    let model = load_or_default(args.model.as_ref())?;
+    let mut rows = Vec::new();
+    for p in &args.data {
+        rows.extend(read_labelled(p)?);
+    }
+    let ex = examples(&rows);
+    // names of every label seen in the model or the data, so unknown gold labels count as misses
+    let mut names: Vec<String> = model.labels().to_vec();
+    for e in &ex {
+        if !names.contains(&e.label) {
+            names.push(e.label.clone());
+        }
+    }
+    let index = |l: &str| names.iter().position(|n| n == l).unwrap_or(0);
+    let started = Instant::now();
+    let predicted: Vec<usize> = ex.iter().map(|e| model.predict_index(&e.text)).collect();
+    let elapsed = started.elapsed();
+    let truth: Vec<usize> = ex.iter().map(|e| index(&e.label)).collect();
+    let m = score(&truth, &predicted, &names);
+    if args.json {
+        let mut v = serde_json::to_value(&m).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("model_version".into(), model.version().into());
+            o.insert("docs_per_s".into(), (ex.len() as f64 / elapsed.as_secs_f64().max(1e-9)).into());
+        }
+        println!("{v}");
+    } else {
+        println!("accuracy {:.4}  macro-F1 {:.4}  (n={}, model {})", m.accuracy, m.macro_f1, m.n, model.version());
+        print_metrics(&m);
+    }
+    Ok(())
+}
+
+pub use batch::{classify, extract};

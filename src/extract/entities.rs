@@ -1,0 +1,301 @@
+//! Entity sources: the gazetteer and capitalised-span rules with honorifics, and the
+//! coreference pass that finds later short mentions ("Harris") of a full name.
+
+use super::lexicon::{Lexicon, ORG_HEADS, PLACE_HEADS};
+use super::{Document, EntityKind, EntitySpan};
+use crate::text::Word;
+use std::collections::HashSet;
+
+/// Something that proposes entity spans; overlaps between sources are resolved afterwards.
+pub trait EntitySource: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn find(&self, doc: &Document<'_>, out: &mut Vec<EntitySpan>);
+}
+
+/// Can words `i..j` form one name: no line break, only short joiners between them?
+fn joined(doc: &Document<'_>, i: usize, j: usize) -> bool {
+    (i..j.saturating_sub(1)).all(|k| {
+        let gap = doc.gap_after(k);
+        let same_sentence = doc.sentence.get(k + 1).is_none_or(|s| *s == doc.sentence[k]);
+        same_sentence && !gap.contains('\n') && gap.chars().count() <= 2 && gap.chars().all(|c| c == ' ' || c == '.' || c == '\u{a0}')
+    })
+}
+
+fn lookup(lex: &Lexicon, words: &[Word<'_>]) -> Option<EntityKind> {
+    let key: Vec<String> = words.iter().map(|w| w.text.to_string()).collect();
+    if let Some(kind) = lex.names.get(&key) {
+        return Some(kind.clone());
+    }
+    let all_upper = words.iter().all(|w| !w.text.chars().any(char::is_lowercase));
+    // single ALL-CAPS words like "CITY" are too ambiguous on their own
+    if all_upper && (words.len() > 1 || words[0].text.chars().count() > 3) {
+        return lex.upper_names.get(&key).cloned();
+    }
+    None
+}
+
+/// Longest gazetteer name starting at word `i`: (words it spans, kind).
+pub(crate) fn gazetteer_at(doc: &Document<'_>, i: usize) -> Option<(usize, EntityKind)> {
+    let lex = Lexicon::get();
+    let max = lex.max_name_words.min(doc.words.len() - i);
+    (1..=max).rev().find_map(|n| {
+        if !doc.words[i].is_capitalized() && !doc.words[i].text.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        if n > 1 && !joined(doc, i, i + n) {
+            return None;
+        }
+        lookup(lex, &doc.words[i..i + n]).map(|k| (n, k))
+    })
+}
+
+/// Countries, cities, regions and organisations from `data/gazetteer`, in Indonesian and English.
+pub struct Gazetteer;
+
+impl EntitySource for Gazetteer {
+    fn name(&self) -> &'static str {
+        "gazetteer"
+    }
+
+    fn find(&self, doc: &Document<'_>, out: &mut Vec<EntitySpan>) {
+        let lex = Lexicon::get();
+        let mut i = 0;
+        while i < doc.words.len() {
+            if let Some((n, kind)) = gazetteer_at(doc, i) {
+                out.push(EntitySpan {
+                    start: doc.words[i].start,
+                    end: doc.words[i + n - 1].end,
+                    kind,
+                    source: "gazetteer",
+                    priority: 2,
+                });
+                i += n;
+                continue;
+            }
+            // parts of hyphenated compounds: "AS-Meksiko-Kanada"
+            let w = doc.words[i];
+            if w.text.contains('-') {
+                let mut offset = w.start;
+                for part in w.text.split('-') {
+                    let key = vec![part.to_string()];
+                    if let Some(kind) = lex.names.get(&key) {
+                        out.push(EntitySpan {
+                            start: offset,
+                            end: offset + part.len(),
+                            kind: kind.clone(),
+                            source: "gazetteer",
+                            priority: 2,
+                        });
+                    }
+                    offset += part.len() + 1;
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Name particles that may stand lower-case inside a person's name.
+const PARTICLES: &[&str] = &["de", "da", "del", "della", "di", "do", "dos", "van", "von", "der", "bin", "binti", "al", "la", "le", "y"];
+/// Lower-case words that may join the parts of an organisation's name.
+const ORG_CONNECTORS: &[&str] = &["untuk", "dan", "of", "for", "the", "on", "and", "de", "del", "la", "pada", "urusan"];
+/// Words right before a name that mark it as a person.
+const PERSON_CUES_BEFORE: &[&str] = &["oleh", "kata", "ujar", "menurut", "said", "by", "tutur", "ungkap", "sang", "saudara", "mendiang"];
+
+fn is_initial(doc: &Document<'_>, i: usize) -> bool {
+    let w = doc.words[i];
+    w.text.chars().count() == 1 && w.is_capitalized() && doc.gap_after(i).starts_with('.')
+}
+
+/// Title (honorific, office) that ends at word `j` exclusive, starting at `i`: returns its length.
+fn title_at(doc: &Document<'_>, i: usize) -> Option<usize> {
+    let lex = Lexicon::get();
+    let max = lex.max_title_words.min(doc.words.len() - i);
+    (1..=max).rev().find(|&n| {
+        joined(doc, i, i + n) && {
+            let key: Vec<String> = doc.words[i..i + n].iter().map(|w| w.text.to_lowercase()).collect();
+            lex.titles.contains(&key)
+        }
+    })
+}
+
+/// Extent of a person's name from word `i`: capitalised words, initials and particles.
+fn name_run(doc: &Document<'_>, i: usize, after_title: bool) -> usize {
+    let lex = Lexicon::get();
+    let mut j = i;
+    while j < doc.words.len() && j - i < 6 {
+        let w = doc.words[j];
+        if j > i && !joined(doc, j - 1, j + 1) {
+            break;
+        }
+        let ok = if w.is_capitalized() {
+            // mid-sentence capitalised function words are names ("Jenderal Dan Caine")
+            let first_free = after_title && j == i;
+            let common = lex.non_names.contains(&w.text.to_lowercase());
+            (first_free || !common) && title_at(doc, j).is_none_or(|_| j == i) && gazetteer_at(doc, j).is_none()
+        } else {
+            j > i && PARTICLES.contains(&w.text) && doc.words.get(j + 1).is_some_and(|n| n.is_capitalized())
+        };
+        if !ok || !w.has_letter() {
+            break;
+        }
+        j += 1;
+    }
+    j - i
+}
+
+/// Capitalised-span rules: people after titles and honorifics or with person cues,
+/// organisations and places named by their head word.
+pub struct NameRules;
+
+impl EntitySource for NameRules {
+    fn name(&self) -> &'static str {
+        "rule"
+    }
+
+    fn find(&self, doc: &Document<'_>, out: &mut Vec<EntitySpan>) {
+        let lex = Lexicon::get();
+        let n = doc.words.len();
+        let mut i = 0;
+        while i < n {
+            // 1. Title + (place or organisation)* + name: "Wakil Presiden AS Kamala Harris"
+            if let Some(t) = title_at(doc, i) {
+                let mut j = i + t;
+                loop {
+                    if j >= n || !joined(doc, j - 1, j + 1) {
+                        break;
+                    }
+                    if let Some((g, _)) = gazetteer_at(doc, j) {
+                        j += g;
+                    } else if let Some(t2) = title_at(doc, j) {
+                        j += t2;
+                    } else {
+                        break;
+                    }
+                }
+                if j < n && joined(doc, j - 1, j + 1) && doc.words[j].is_capitalized() {
+                    let len = name_run(doc, j, true);
+                    if len > 0 {
+                        out.push(EntitySpan {
+                            start: doc.words[j].start,
+                            end: doc.words[j + len - 1].end,
+                            kind: EntityKind::Person,
+                            source: "rule",
+                            priority: 3,
+                        });
+                        i = j + len;
+                        continue;
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            // 2. A run of capitalised words
+            let w = doc.words[i];
+            if !w.is_capitalized() || !w.has_letter() || (doc.starts_sentence(i) && lex.is_non_name(w.text)) {
+                i += 1;
+                continue;
+            }
+            // organisations and places with a head word, lower-case connectors allowed
+            if ORG_HEADS.contains(&w.text) || PLACE_HEADS.contains(&w.text) {
+                let mut j = i + 1;
+                let mut end = i + 1;
+                while j < n && joined(doc, j - 1, j + 1) && j - i < 10 {
+                    let x = doc.words[j];
+                    if x.is_capitalized() && x.has_letter() {
+                        j += 1;
+                        end = j;
+                    } else if ORG_CONNECTORS.contains(&x.text) && doc.words.get(j + 1).is_some_and(|nx| nx.is_capitalized()) {
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                if end - i >= 2 {
+                    let kind = if ORG_HEADS.contains(&w.text) { EntityKind::Organization } else { EntityKind::Location };
+                    out.push(EntitySpan {
+                        start: w.start,
+                        end: doc.words[end - 1].end,
+                        kind,
+                        source: "rule",
+                        priority: 1,
+                    });
+                    i = end;
+                    continue;
+                }
+            }
+            let len = name_run(doc, i, false);
+            if len >= 2 && (i..i + len).all(|k| gazetteer_at(doc, k).is_none()) {
+                let has_initial = (i..i + len).any(|k| is_initial(doc, k));
+                let after = doc.gap_after(i + len - 1);
+                let next = doc.words.get(i + len);
+                let apposition = after.trim_start().starts_with(',')
+                    && !after.contains('\n')
+                    && next.is_some_and(|nx| !nx.is_capitalized() && nx.has_letter());
+                let verb_after = after.trim().is_empty() && next.is_some_and(|nx| lex.is_speech_verb(nx.text));
+                let cue_before = i > 0 && PERSON_CUES_BEFORE.contains(&doc.words[i - 1].text.to_lowercase().as_str());
+                if has_initial || apposition || verb_after || cue_before {
+                    out.push(EntitySpan {
+                        start: w.start,
+                        end: doc.words[i + len - 1].end,
+                        kind: EntityKind::Person,
+                        source: "rule",
+                        priority: 1,
+                    });
+                }
+                i += len;
+                continue;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Later mentions of a person by part of the name ("Harris", "Lopez Obrador") and repeats of
+/// the full name get the same kind.
+pub fn add_coreferences(doc: &Document<'_>, spans: Vec<EntitySpan>) -> Vec<EntitySpan> {
+    let lex = Lexicon::get();
+    let mut names: HashSet<Vec<&str>> = HashSet::new();
+    for s in spans.iter().filter(|s| s.kind == EntityKind::Person) {
+        let parts: Vec<&str> = doc.words.iter().filter(|w| w.start >= s.start && w.end <= s.end).map(|w| w.text).collect();
+        for k in 0..parts.len() {
+            let suffix = parts[k..].to_vec();
+            // a lone initial or particle is no name
+            if suffix.len() == 1 && (suffix[0].chars().count() < 3 || lex.is_non_name(suffix[0])) {
+                continue;
+            }
+            names.insert(suffix);
+        }
+    }
+    if names.is_empty() {
+        return spans;
+    }
+    let max = names.iter().map(Vec::len).max().unwrap_or(1);
+    let covered = |a: usize, b: usize, list: &[EntitySpan]| list.iter().any(|s| a < s.end && b > s.start);
+    let mut out = spans.clone();
+    let mut i = 0;
+    while i < doc.words.len() {
+        let found = (1..=max.min(doc.words.len() - i)).rev().find(|&n| {
+            doc.words[i].is_capitalized() && joined(doc, i, i + n) && {
+                let key: Vec<&str> = doc.words[i..i + n].iter().map(|w| w.text).collect();
+                names.contains(&key)
+            }
+        });
+        match found {
+            Some(n) if !covered(doc.words[i].start, doc.words[i + n - 1].end, &spans) => {
+                out.push(EntitySpan {
+                    start: doc.words[i].start,
+                    end: doc.words[i + n - 1].end,
+                    kind: EntityKind::Person,
+                    source: "rule",
+                    priority: 1,
+                });
+                i += n;
+            }
+            Some(n) => i += n,
+            None => i += 1,
+        }
+    }
+    out.sort_by_key(|s| s.start);
+    out
+}

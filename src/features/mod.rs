@@ -1,0 +1,11 @@
+//! Tokens → features: bag-of-words n-grams weighted by TF-IDF, L2-normalised.
+//!
+//! Everything learnt from data (the vocabulary and the IDF weights) is fixed by
+//! [`Vectorizer::fit`] and saved with the model, so serving computes exactly the features
+//! training saw (linfa's TfIdfVectorizer recomputes IDF per batch, which skews serving).
+
+mod sparse;
+mod vectorizer;
+
+pub use sparse::{SparseMatrix, SparseRow, SparseVec};
+pub use vectorizer::{analyze, FeatureConfig, FeatureError, Vectorizer};

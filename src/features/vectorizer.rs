@@ -1,0 +1,446 @@
+//! Vocabulary of word n-grams with IDF weights, learnt once and frozen.
+
+use super::sparse::SparseVec;
+use crate::text::{is_stopword, words};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+
+/// Longest n-gram the vectorizer supports.
+pub const MAX_NGRAM: usize = 3;
+const NONE: u32 = u32::MAX;
+type NgramKey = [u32; MAX_NGRAM];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FeatureError {
+    #[error("invalid feature setting: {0}")]
+    Config(String),
+    #[error("no features: every term was filtered out (too few documents, or min_df/max_df too strict)")]
+    EmptyVocabulary,
+    #[error("corrupt vectorizer: {0}")]
+    Corrupt(String),
+}
+
+/// How text becomes features. Fixed at training time and saved in the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// Shortest and longest word n-gram (1..=3).
+    pub ngram_min: usize,
+    pub ngram_max: usize,
+    /// Keep a feature only if it occurs in at least this many training documents.
+    pub min_df: u32,
+    /// Drop a feature that occurs in more than this fraction of training documents.
+    pub max_df: f32,
+    /// Keep at most this many features, the most frequent by document frequency.
+    pub max_features: Option<usize>,
+    /// Use 1 + ln(tf) instead of raw term counts.
+    pub sublinear_tf: bool,
+    /// Drop Indonesian and English stopwords before forming n-grams.
+    pub remove_stopwords: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            ngram_min: 1,
+            ngram_max: 2,
+            min_df: 1,
+            max_df: 1.0,
+            max_features: None,
+            sublinear_tf: true,
+            remove_stopwords: true,
+        }
+    }
+}
+
+impl FeatureConfig {
+    pub fn validate(&self) -> Result<(), FeatureError> {
+        if self.ngram_min < 1 || self.ngram_max > MAX_NGRAM || self.ngram_min > self.ngram_max {
+            return Err(FeatureError::Config(format!(
+                "n-gram range {}..={} must lie within 1..={MAX_NGRAM}",
+                self.ngram_min, self.ngram_max
+            )));
+        }
+        if !(self.max_df > 0.0 && self.max_df <= 1.0) {
+            return Err(FeatureError::Config(format!("max_df {} must be in (0, 1]", self.max_df)));
+        }
+        if self.max_features == Some(0) {
+            return Err(FeatureError::Config("max_features must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The normalised terms of a text: lowercased NFC words that contain a letter, minus stopwords
+/// when asked. This is the single definition of a "term" for features and keywords.
+pub fn analyze(text: &str, remove_stopwords: bool, out: &mut Vec<String>) {
+    out.clear();
+    for w in words(text) {
+        if !w.has_letter() {
+            continue;
+        }
+        let mut term = if w.text.is_ascii() {
+            w.text.to_ascii_lowercase()
+        } else {
+            let lower = w.text.to_lowercase().replace('’', "'");
+            match is_nfc_quick(lower.chars()) {
+                IsNormalized::Yes => lower,
+                _ => lower.nfc().collect(),
+            }
+        };
+        if remove_stopwords && is_stopword(&term) {
+            continue;
+        }
+        term.shrink_to_fit();
+        out.push(term);
+    }
+}
+
+/// Serialised form: the index maps are rebuilt (and checked) on load.
+#[derive(Serialize, Deserialize)]
+struct VectorizerData {
+    config: FeatureConfig,
+    terms: Vec<String>,
+    features: Vec<NgramKey>,
+    idf: Vec<f32>,
+    documents: u64,
+}
+
+/// Fitted vocabulary and IDF.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "VectorizerData", into = "VectorizerData")]
+pub struct Vectorizer {
+    config: FeatureConfig,
+    /// Term id → term.
+    terms: Vec<String>,
+    /// Feature id → term ids of the n-gram, padded with `NONE`.
+    features: Vec<NgramKey>,
+    idf: Vec<f32>,
+    /// Training documents the IDF was computed on.
+    documents: u64,
+    term_index: HashMap<String, u32>,
+    feature_index: HashMap<NgramKey, u32>,
+}
+
+impl From<Vectorizer> for VectorizerData {
+    fn from(v: Vectorizer) -> Self {
+        VectorizerData {
+            config: v.config,
+            terms: v.terms,
+            features: v.features,
+            idf: v.idf,
+            documents: v.documents,
+        }
+    }
+}
+
+impl TryFrom<VectorizerData> for Vectorizer {
+    type Error = FeatureError;
+
+    fn try_from(d: VectorizerData) -> Result<Self, FeatureError> {
+        d.config.validate()?;
+        if d.idf.len() != d.features.len() {
+            return Err(FeatureError::Corrupt(format!(
+                "{} IDF weights for {} features",
+                d.idf.len(),
+                d.features.len()
+            )));
+        }
+        if let Some(w) = d.idf.iter().find(|w| !w.is_finite() || **w < 0.0) {
+            return Err(FeatureError::Corrupt(format!("IDF weight {w} is not a finite non-negative number")));
+        }
+        let nterms = d.terms.len() as u32;
+        for key in &d.features {
+            let n = key.iter().take_while(|&&t| t != NONE).count();
+            if n == 0 || key[..n].iter().any(|&t| t >= nterms) || key[n..].iter().any(|&t| t != NONE) {
+                return Err(FeatureError::Corrupt(format!("feature {key:?} refers to unknown terms")));
+            }
+        }
+        let term_index: HashMap<String, u32> = d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let feature_index: HashMap<NgramKey, u32> = d.features.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+        if term_index.len() != d.terms.len() || feature_index.len() != d.features.len() {
+            return Err(FeatureError::Corrupt("duplicate terms or features".into()));
+        }
+        Ok(Vectorizer {
+            config: d.config,
+            terms: d.terms,
+            features: d.features,
+            idf: d.idf,
+            documents: d.documents,
+            term_index,
+            feature_index,
+        })
+    }
+}
+
+/// Visit the n-gram keys of a term-id sequence (`None` = out of vocabulary, breaks n-grams).
+fn for_each_ngram(ids: &[Option<u32>], min: usize, max: usize, mut f: impl FnMut(NgramKey)) {
+    for n in min..=max {
+        for window in ids.windows(n) {
+            let mut key = [NONE; MAX_NGRAM];
+            let mut ok = true;
+            for (slot, id) in key.iter_mut().zip(window) {
+                match id {
+                    Some(id) => *slot = *id,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                f(key);
+            }
+        }
+    }
+}
+
+impl Vectorizer {
+    /// Learn the vocabulary and IDF from training texts.
+    pub fn fit<S: AsRef<str>>(config: FeatureConfig, texts: &[S]) -> Result<Vectorizer, FeatureError> {
+        config.validate()?;
+        let mut dict: HashMap<String, u32> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut df: HashMap<NgramKey, u32> = HashMap::new();
+        let mut terms = Vec::new();
+        let mut seen: HashSet<NgramKey> = HashSet::new();
+        for text in texts {
+            analyze(text.as_ref(), config.remove_stopwords, &mut terms);
+            let ids: Vec<Option<u32>> = terms
+                .drain(..)
+                .map(|t| {
+                    let next = names.len() as u32;
+                    Some(*dict.entry(t).or_insert_with_key(|k| {
+                        names.push(k.clone());
+                        next
+                    }))
+                })
+                .collect();
+            seen.clear();
+            for_each_ngram(&ids, config.ngram_min, config.ngram_max, |k| {
+                seen.insert(k);
+            });
+            for k in seen.drain() {
+                *df.entry(k).or_insert(0) += 1;
+            }
+        }
+        let n_docs = texts.len() as f64;
+        let max_df = (config.max_df as f64 * n_docs).floor().max(1.0) as u32;
+        let mut kept: Vec<(NgramKey, u32)> = df
+            .into_iter()
+            .filter(|&(_, d)| d >= config.min_df && (config.max_df >= 1.0 || d <= max_df))
+            .collect();
+        let label = |k: &NgramKey| -> String {
+            k.iter().take_while(|&&t| t != NONE).map(|&t| names[t as usize].as_str()).collect::<Vec<_>>().join(" ")
+        };
+        if let Some(cap) = config.max_features {
+            if kept.len() > cap {
+                // most frequent first; ties broken by the n-gram text so training is deterministic
+                kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| label(&a.0).cmp(&label(&b.0))));
+                kept.truncate(cap);
+            }
+        }
+        if kept.is_empty() {
+            return Err(FeatureError::EmptyVocabulary);
+        }
+        kept.sort_by_cached_key(|(k, _)| label(k));
+        // Re-number the terms that kept features use, in first-use order.
+        let mut remap: HashMap<u32, u32> = HashMap::new();
+        let mut new_terms: Vec<String> = Vec::new();
+        let mut features = Vec::with_capacity(kept.len());
+        let mut idf = Vec::with_capacity(kept.len());
+        for (key, d) in kept {
+            let mut new_key = [NONE; MAX_NGRAM];
+            for (slot, &t) in new_key.iter_mut().zip(key.iter().take_while(|&&t| t != NONE)) {
+                *slot = *remap.entry(t).or_insert_with(|| {
+                    new_terms.push(names[t as usize].clone());
+                    new_terms.len() as u32 - 1
+                });
+            }
+            features.push(new_key);
+            // smooth IDF, as scikit-learn: ln((1 + n) / (1 + df)) + 1
+            idf.push((((1.0 + n_docs) / (1.0 + d as f64)).ln() + 1.0) as f32);
+        }
+        Vectorizer::try_from(VectorizerData {
+            config,
+            terms: new_terms,
+            features,
+            idf,
+            documents: texts.len() as u64,
+        })
+    }
+
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// Number of features (columns).
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    /// Number of distinct terms the features are built from.
+    pub fn vocabulary_size(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Training documents the IDF was computed on.
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
+    /// The text of feature `id` ("perdagangan manusia").
+    pub fn feature_name(&self, id: usize) -> Option<String> {
+        let key = self.features.get(id)?;
+        Some(
+            key.iter()
+                .take_while(|&&t| t != NONE)
+                .filter_map(|&t| self.terms.get(t as usize).map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// IDF of a single (already normalised) term, if it is a unigram feature.
+    pub fn term_idf(&self, term: &str) -> Option<f32> {
+        let id = *self.term_index.get(term)?;
+        let f = *self.feature_index.get(&[id, NONE, NONE])?;
+        self.idf.get(f as usize).copied()
+    }
+
+    /// IDF a term never seen in training would get (df = 0).
+    pub fn unseen_idf(&self) -> f32 {
+        ((1.0 + self.documents as f64).ln() + 1.0) as f32
+    }
+
+    /// TF-IDF vector of one text, L2-normalised (all zeros when no feature occurs).
+    pub fn transform(&self, text: &str) -> SparseVec {
+        let mut terms = Vec::new();
+        analyze(text, self.config.remove_stopwords, &mut terms);
+        let ids: Vec<Option<u32>> = terms.iter().map(|t| self.term_index.get(t.as_str()).copied()).collect();
+        let mut hits: Vec<u32> = Vec::with_capacity(ids.len() * 2);
+        for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |k| {
+            if let Some(&f) = self.feature_index.get(&k) {
+                hits.push(f);
+            }
+        });
+        hits.sort_unstable();
+        let mut out = SparseVec::default();
+        let mut i = 0;
+        while i < hits.len() {
+            let f = hits[i];
+            let mut j = i;
+            while j < hits.len() && hits[j] == f {
+                j += 1;
+            }
+            let tf = (j - i) as f32;
+            let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
+            out.indices.push(f);
+            out.values.push(tf * self.idf[f as usize]);
+            i = j;
+        }
+        let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out.values.iter_mut().for_each(|v| *v /= norm);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docs() -> Vec<&'static str> {
+        vec![
+            "Migran tiba di perbatasan selatan.",
+            "Perdagangan manusia di perbatasan.",
+            "Para migran dan pengungsi menunggu.",
+        ]
+    }
+
+    #[test]
+    fn analyze_lowercases_and_drops_stopwords_and_numbers() {
+        let mut out = Vec::new();
+        analyze("Para MIGRAN yang tiba 2024 di Perbatasan, O’Brien", true, &mut out);
+        assert_eq!(out, ["migran", "tiba", "perbatasan", "o'brien"]);
+        analyze("yang di", false, &mut out);
+        assert_eq!(out, ["yang", "di"]);
+    }
+
+    #[test]
+    fn fit_builds_unigrams_and_bigrams_with_idf() {
+        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let names: Vec<String> = (0..v.len()).map(|i| v.feature_name(i).unwrap()).collect();
+        assert!(names.contains(&"perdagangan manusia".to_string()));
+        assert!(names.contains(&"migran".to_string()));
+        assert!(!names.iter().any(|n| n.split(' ').any(|t| t == "di")), "stopwords are gone: {names:?}");
+        // "migran" is in 2 of 3 docs, "pengungsi" in 1: rarer terms weigh more
+        assert!(v.term_idf("pengungsi").unwrap() > v.term_idf("migran").unwrap());
+        assert_eq!(v.term_idf("tidakada"), None);
+    }
+
+    #[test]
+    fn transform_is_l2_normalised_and_ignores_unknown_terms() {
+        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let x = v.transform("migran migran perbatasan xyzzy");
+        let norm: f32 = x.values.iter().map(|a| a * a).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+        assert!(x.indices.windows(2).all(|w| w[0] < w[1]));
+        assert!(v.transform("xyzzy").indices.is_empty());
+        assert!(v.transform("").values.is_empty());
+    }
+
+    #[test]
+    fn min_df_and_max_features_prune() {
+        let cfg = FeatureConfig {
+            min_df: 2,
+            ..FeatureConfig::default()
+        };
+        let v = Vectorizer::fit(cfg, &docs()).unwrap();
+        let names: Vec<String> = (0..v.len()).map(|i| v.feature_name(i).unwrap()).collect();
+        assert_eq!(names, ["migran", "perbatasan"]);
+        let cfg = FeatureConfig {
+            max_features: Some(1),
+            ..FeatureConfig::default()
+        };
+        assert_eq!(Vectorizer::fit(cfg, &docs()).unwrap().len(), 1);
+        let cfg = FeatureConfig {
+            min_df: 9,
+            ..FeatureConfig::default()
+        };
+        assert_eq!(Vectorizer::fit(cfg, &docs()).unwrap_err(), FeatureError::EmptyVocabulary);
+    }
+
+    #[test]
+    fn bad_config_is_rejected() {
+        for cfg in [
+            FeatureConfig {
+                ngram_max: 4,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                ngram_min: 0,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                max_df: f32::NAN,
+                ..FeatureConfig::default()
+            },
+        ] {
+            assert!(matches!(Vectorizer::fit(cfg, &docs()), Err(FeatureError::Config(_))));
+        }
+    }
+
+    #[test]
+    fn serde_round_trip_rebuilds_index() {
+        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let bytes = postcard::to_allocvec(&v).unwrap();
+        let back: Vectorizer = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.transform("migran di perbatasan"), v.transform("migran di perbatasan"));
+    }
+}

@@ -1,0 +1,445 @@
+//! Features → labels: sparse linear classifiers implemented as linfa algorithms, and the
+//! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
+
+mod naive_bayes;
+mod persist;
+mod softmax;
+
+pub use naive_bayes::{ComplementNb, ComplementNbParams};
+pub use persist::{ModelFileError, FORMAT_VERSION};
+pub use softmax::{Softmax, SoftmaxParams};
+
+use crate::eval::Metrics;
+use crate::features::{FeatureConfig, FeatureError, SparseMatrix, SparseRow, Vectorizer};
+use linfa::prelude::*;
+use ndarray::Array1;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid hyperparameter: {0}")]
+    Params(String),
+    #[error("invalid training data: {0}")]
+    Data(String),
+    #[error("training failed: {0}")]
+    NotConverged(String),
+    #[error(transparent)]
+    Features(#[from] FeatureError),
+    #[error("linfa: {0}")]
+    Linfa(#[from] linfa::Error),
+}
+
+/// Which classifier `warta train --algorithm` fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// Multinomial logistic regression (L-BFGS): calibrated probabilities, the default.
+    Softmax,
+    /// Complement naive Bayes: fastest to fit.
+    ComplementNb,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 2] = [Algorithm::Softmax, Algorithm::ComplementNb];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Softmax => "logreg",
+            Algorithm::ComplementNb => "complement-nb",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb"))
+    }
+}
+
+/// A fitted classifier of either kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Classifier {
+    Softmax(Softmax),
+    ComplementNb(ComplementNb),
+}
+
+impl Classifier {
+    pub fn classes(&self) -> usize {
+        match self {
+            Classifier::Softmax(m) => m.classes(),
+            Classifier::ComplementNb(m) => m.classes(),
+        }
+    }
+
+    pub fn features(&self) -> usize {
+        match self {
+            Classifier::Softmax(m) => m.features(),
+            Classifier::ComplementNb(m) => m.features(),
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Classifier::Softmax(_) => Algorithm::Softmax,
+            Classifier::ComplementNb(_) => Algorithm::ComplementNb,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Classifier::Softmax(m) => m.validate(),
+            Classifier::ComplementNb(m) => m.validate(),
+        }
+    }
+
+    /// Probabilities over the classes for one feature row (sums to 1).
+    pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
+        match self {
+            Classifier::Softmax(m) => m.predict_proba_row(row, out),
+            Classifier::ComplementNb(m) => m.predict_proba_row(row, out),
+        }
+    }
+}
+
+/// Numerically stable softmax; a non-finite input yields the uniform distribution.
+pub(crate) fn softmax_in_place(z: &mut [f64]) {
+    z.iter_mut().filter(|v| v.is_nan()).for_each(|v| *v = f64::NEG_INFINITY);
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        let u = 1.0 / z.len().max(1) as f64;
+        z.iter_mut().for_each(|v| *v = u);
+        return;
+    }
+    let mut sum = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= sum);
+}
+
+/// Index of the largest value (NaN-safe: NaN never wins; ties go to the lower index).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if x.total_cmp(&v[best]).is_gt() && !x.is_nan() || v[best].is_nan() {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Hyperparameters of a whole training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub features: FeatureConfig,
+    pub algorithm: Algorithm,
+    /// Inverse regularisation of logistic regression.
+    pub c: f64,
+    /// Smoothing of naive Bayes.
+    pub alpha: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            features: FeatureConfig::default(),
+            algorithm: Algorithm::Softmax,
+            c: 10.0,
+            alpha: 0.3,
+        }
+    }
+}
+
+/// One label and its probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelScore {
+    pub label: String,
+    pub score: f64,
+}
+
+/// Facts about how a model was made, saved with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub trained_at_unix: u64,
+    pub training_documents: u64,
+    /// Cross-validated metrics, when training ran cross-validation.
+    pub metrics: Option<Metrics>,
+    /// Free text such as "embedded-default" or the training files.
+    pub source: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TopicModelData {
+    labels: Vec<String>,
+    vectorizer: Vectorizer,
+    classifier: Classifier,
+    meta: ModelMeta,
+}
+
+/// Everything needed to classify text: vectorizer, classifier, label names, metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "TopicModelData", into = "TopicModelData")]
+pub struct TopicModel {
+    labels: Vec<String>,
+    vectorizer: Vectorizer,
+    classifier: Classifier,
+    pub meta: ModelMeta,
+    /// Content hash of labels, vectorizer and classifier.
+    version: String,
+}
+
+impl From<TopicModel> for TopicModelData {
+    fn from(m: TopicModel) -> Self {
+        TopicModelData {
+            labels: m.labels,
+            vectorizer: m.vectorizer,
+            classifier: m.classifier,
+            meta: m.meta,
+        }
+    }
+}
+
+impl TryFrom<TopicModelData> for TopicModel {
+    type Error = String;
+
+    fn try_from(d: TopicModelData) -> Result<Self, String> {
+        TopicModel::new(d.labels, d.vectorizer, d.classifier, d.meta)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable content hash with no dependency.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl TopicModel {
+    /// Assemble and check a model.
+    pub fn new(labels: Vec<String>, vectorizer: Vectorizer, classifier: Classifier, meta: ModelMeta) -> Result<Self, String> {
+        classifier.validate()?;
+        if labels.len() < 2 {
+            return Err(format!("a model needs at least 2 labels, found {}", labels.len()));
+        }
+        if labels.iter().collect::<BTreeSet<_>>().len() != labels.len() || labels.iter().any(|l| l.is_empty()) {
+            return Err("labels must be unique and non-empty".into());
+        }
+        if classifier.classes() != labels.len() {
+            return Err(format!("classifier has {} classes for {} labels", classifier.classes(), labels.len()));
+        }
+        if classifier.features() != vectorizer.len() {
+            return Err(format!("classifier has {} features, vectorizer {}", classifier.features(), vectorizer.len()));
+        }
+        let body = postcard::to_allocvec(&(&labels, &vectorizer, &classifier)).map_err(|e| e.to_string())?;
+        let version = format!("{:016x}", fnv1a(&body));
+        Ok(TopicModel {
+            labels,
+            vectorizer,
+            classifier,
+            meta,
+            version,
+        })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn vectorizer(&self) -> &Vectorizer {
+        &self.vectorizer
+    }
+
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.classifier.algorithm()
+    }
+
+    /// Content hash: equal models have equal versions, whenever and wherever they were trained.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Probabilities over [`Self::labels`], in label order.
+    pub fn predict_proba(&self, text: &str) -> Vec<f64> {
+        let x = self.vectorizer.transform(text);
+        let mut p = vec![0.0; self.labels.len()];
+        self.classifier.predict_proba_row(x.row(), &mut p);
+        p
+    }
+
+    /// The `top_k` most probable labels, best first (`top_k == 0`: all).
+    pub fn classify(&self, text: &str, top_k: usize) -> Vec<LabelScore> {
+        let p = self.predict_proba(text);
+        let mut scored: Vec<LabelScore> = self
+            .labels
+            .iter()
+            .zip(p)
+            .map(|(l, s)| LabelScore {
+                label: l.clone(),
+                score: if s.is_finite() { s } else { 0.0 },
+            })
+            .collect();
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.label.cmp(&b.label)));
+        if top_k > 0 {
+            scored.truncate(top_k);
+        }
+        scored
+    }
+
+    /// Index of the most probable label.
+    pub fn predict_index(&self, text: &str) -> usize {
+        argmax(&self.predict_proba(text))
+    }
+}
+
+/// A labelled training text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub text: String,
+    pub label: String,
+}
+
+/// Fit a topic model on labelled texts (no cross-validation; see [`crate::eval`]).
+pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, ModelError> {
+    let labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    if labels.len() < 2 {
+        return Err(ModelError::Data(format!(
+            "training needs at least 2 distinct labels, found {}",
+            labels.len()
+        )));
+    }
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let vectorizer = Vectorizer::fit(config.features.clone(), &texts)?;
+    let mut records = SparseMatrix::new(vectorizer.len());
+    for t in &texts {
+        records.push(&vectorizer.transform(t));
+    }
+    let targets: Array1<usize> = examples
+        .iter()
+        .map(|e| labels.binary_search(&e.label).unwrap_or(0))
+        .collect();
+    let dataset = DatasetBase::new(records, targets);
+    let classifier = match config.algorithm {
+        Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c).fit(&dataset)?),
+        Algorithm::ComplementNb => Classifier::ComplementNb(ComplementNbParams::default().alpha(config.alpha).fit(&dataset)?),
+    };
+    let meta = ModelMeta {
+        trained_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        training_documents: examples.len() as u64,
+        metrics: None,
+        source: String::new(),
+    };
+    TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn toy() -> Vec<Example> {
+        let mut v = Vec::new();
+        for (label, words) in [
+            ("migration", "migran perbatasan suaka pengungsi deportasi visa"),
+            ("drugs", "narkoba kokain kartel sabu penyelundupan ganja"),
+            ("health", "vaksin rumah sakit demam berdarah pasien dokter"),
+        ] {
+            let w: Vec<&str> = words.split(' ').collect();
+            for i in 0..8 {
+                let text = format!("{} {} {} berita hari ini", w[i % 6], w[(i + 1) % 6], w[(i + 3) % 6]);
+                v.push(Example {
+                    text,
+                    label: label.to_string(),
+                });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn both_algorithms_learn_a_toy_problem() {
+        for algorithm in Algorithm::ALL {
+            let cfg = TrainConfig {
+                algorithm,
+                ..TrainConfig::default()
+            };
+            let m = train(&toy(), &cfg).unwrap();
+            assert_eq!(m.labels(), ["drugs", "health", "migration"]);
+            let top = m.classify("kartel kokain ditangkap", 0);
+            assert_eq!(top[0].label, "drugs", "{algorithm}: {top:?}");
+            assert_eq!(top.len(), 3);
+            let sum: f64 = top.iter().map(|s| s.score).sum();
+            assert!((sum - 1.0).abs() < 1e-9);
+            assert!(top.windows(2).all(|w| w[0].score >= w[1].score));
+            assert_eq!(m.classify("pengungsi di perbatasan", 1)[0].label, "migration");
+            assert_eq!(m.classify("vaksin", 2).len(), 2);
+            assert_eq!(m.algorithm(), algorithm);
+        }
+    }
+
+    #[test]
+    fn unknown_text_gets_a_valid_distribution() {
+        let m = train(&toy(), &TrainConfig::default()).unwrap();
+        let p = m.predict_proba("zzz qqq");
+        assert!(p.iter().all(|x| x.is_finite() && *x > 0.0));
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn training_is_deterministic_and_versioned_by_content() {
+        let a = train(&toy(), &TrainConfig::default()).unwrap();
+        let b = train(&toy(), &TrainConfig::default()).unwrap();
+        assert_eq!(a.version(), b.version());
+        let c = train(&toy()[1..], &TrainConfig::default()).unwrap();
+        assert_ne!(a.version(), c.version());
+    }
+
+    #[test]
+    fn one_label_is_an_error() {
+        let one: Vec<Example> = toy().into_iter().filter(|e| e.label == "drugs").collect();
+        assert!(matches!(train(&one, &TrainConfig::default()), Err(ModelError::Data(_))));
+    }
+
+    #[test]
+    fn bad_hyperparameters_are_rejected_by_param_guard() {
+        assert!(SoftmaxParams::default().c(-1.0).check().is_err());
+        assert!(SoftmaxParams::default().c(f64::NAN).check().is_err());
+        assert!(ComplementNbParams::default().alpha(0.0).check().is_err());
+        let cfg = TrainConfig {
+            c: 0.0,
+            ..TrainConfig::default()
+        };
+        assert!(matches!(train(&toy(), &cfg), Err(ModelError::Params(_))));
+    }
+
+    #[test]
+    fn argmax_and_softmax_are_nan_safe() {
+        assert_eq!(argmax(&[0.1, f64::NAN, 0.5]), 2);
+        assert_eq!(argmax(&[f64::NAN, 0.2]), 1);
+        let mut z = [f64::NAN, 1.0];
+        softmax_in_place(&mut z);
+        assert_eq!(z, [0.0, 1.0]);
+        let mut z = [f64::NAN, f64::NAN];
+        softmax_in_place(&mut z);
+        assert_eq!(z, [0.5, 0.5]);
+        let mut z = [1000.0, 0.0];
+        softmax_in_place(&mut z);
+        assert!((z[0] - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,149 @@
+//! Model files: a small header (magic, format version, checksum) and a postcard body.
+//!
+//! Every way a file can be wrong — missing, not a model, from another format version,
+//! truncated, corrupt, inconsistent — is a one-line [`ModelFileError`], never a panic.
+
+use super::{fnv1a, TopicModel};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"WARTA\x00TM";
+/// Version of the model file format this build reads and writes.
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER: usize = 8 + 2 + 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    #[error("cannot read model file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write model file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a warta topic model file")]
+    NotAModel { path: PathBuf },
+    #[error("{path} has model format version {found}; this build reads version {FORMAT_VERSION}")]
+    Version { path: PathBuf, found: u16 },
+    #[error("{path} is truncated or corrupt (checksum mismatch)")]
+    Corrupt { path: PathBuf },
+    #[error("{path} cannot be decoded: {reason}")]
+    Decode { path: PathBuf, reason: String },
+}
+
+impl TopicModel {
+    /// Serialise to the file format.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let body = postcard::to_allocvec(self).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Parse the file format; `path` only names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TopicModel, ModelFileError> {
+        let path = path.to_path_buf();
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(ModelFileError::NotAModel { path });
+        }
+        if bytes.len() < HEADER {
+            return Err(ModelFileError::Corrupt { path });
+        }
+        let found = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if found != FORMAT_VERSION {
+            return Err(ModelFileError::Version { path, found });
+        }
+        let mut sum = [0u8; 8];
+        sum.copy_from_slice(&bytes[10..HEADER]);
+        let body = &bytes[HEADER..];
+        if u64::from_le_bytes(sum) != fnv1a(body) {
+            return Err(ModelFileError::Corrupt { path });
+        }
+        postcard::from_bytes(body).map_err(|e| ModelFileError::Decode {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Write atomically: to a temporary file beside `path`, then rename.
+    pub fn save(&self, path: &Path) -> Result<(), ModelFileError> {
+        let write_err = |source| ModelFileError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = self
+            .to_bytes()
+            .map_err(|e| write_err(std::io::Error::other(e)))?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, bytes).map_err(write_err)?;
+        std::fs::rename(&tmp, path).map_err(write_err)
+    }
+
+    pub fn load(path: &Path) -> Result<TopicModel, ModelFileError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        TopicModel::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{tests::toy, train, TrainConfig};
+    use super::*;
+
+    fn model() -> TopicModel {
+        train(&toy(), &TrainConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.warta");
+        let m = model();
+        m.save(&path).unwrap();
+        let back = TopicModel::load(&path).unwrap();
+        assert_eq!(back.version(), m.version());
+        assert_eq!(back.labels(), m.labels());
+        assert_eq!(back.classify("kartel kokain", 0), m.classify("kartel kokain", 0));
+    }
+
+    #[test]
+    fn every_broken_file_is_a_clear_error() {
+        let p = Path::new("m.warta");
+        let good = model().to_bytes().unwrap();
+        let err = |b: &[u8]| TopicModel::from_bytes(b, p).unwrap_err().to_string();
+        assert!(err(b"").contains("not a warta topic model"));
+        assert!(err(b"{\"json\": true}").contains("not a warta topic model"));
+        assert!(err(&good[..12]).contains("truncated or corrupt"));
+        assert!(err(&good[..good.len() / 2]).contains("truncated or corrupt"));
+        let mut flipped = good.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x55;
+        assert!(err(&flipped).contains("truncated or corrupt"));
+        let mut future = good.clone();
+        future[8] = 99;
+        assert!(err(&future).contains("format version 99"));
+        // a body that passes the checksum but does not decode
+        let mut forged = good[..HEADER].to_vec();
+        let body = [0xffu8; 40];
+        forged[10..HEADER].copy_from_slice(&fnv1a(&body).to_le_bytes());
+        forged.extend_from_slice(&body);
+        assert!(err(&forged).contains("cannot be decoded"));
+        let missing = TopicModel::load(Path::new("/nonexistent/m.warta")).unwrap_err().to_string();
+        assert!(missing.starts_with("cannot read model file /nonexistent/m.warta"));
+        for e in [err(b""), err(&flipped), missing] {
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn truncation_at_every_length_never_panics() {
+        let good = model().to_bytes().unwrap();
+        for n in 0..good.len() {
+            assert!(TopicModel::from_bytes(&good[..n], Path::new("x")).is_err());
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Multinomial logistic regression on sparse features, as a linfa algorithm.
+//!
+//! Minimises the mean cross-entropy plus `1 / (2·C·n)·‖W‖²` (scikit-learn's `C`) with L-BFGS.
+//! The objective is smooth and strictly convex, so full-batch L-BFGS reaches the optimum
+//! deterministically — no learning rate to tune, no shuffling.
+
+use super::{softmax_in_place, ModelError};
+use crate::features::{SparseMatrix, SparseRow};
+use linfa::prelude::*;
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+/// Checked hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoftmaxValidParams {
+    c: f64,
+    max_iter: usize,
+    tolerance: f64,
+}
+
+/// Hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoftmaxParams(SoftmaxValidParams);
+
+impl Default for SoftmaxParams {
+    fn default() -> Self {
+        SoftmaxParams(SoftmaxValidParams {
+            c: 10.0,
+            max_iter: 300,
+            tolerance: 1e-6,
+        })
+    }
+}
+
+impl SoftmaxParams {
+    /// Inverse regularisation strength (larger = less regularised).
+    pub fn c(mut self, c: f64) -> Self {
+        self.0.c = c;
+        self
+    }
+
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.0.max_iter = n;
+        self
+    }
+
+    pub fn tolerance(mut self, t: f64) -> Self {
+        self.0.tolerance = t;
+        self
+    }
+}
+
+impl ParamGuard for SoftmaxParams {
+    type Checked = SoftmaxValidParams;
+    type Error = ModelError;
+
+    fn check_ref(&self) -> Result<&SoftmaxValidParams, ModelError> {
+        let p = &self.0;
+        if !(p.c.is_finite() && p.c > 0.0) {
+            return Err(ModelError::Params(format!("C must be a positive number, got {}", p.c)));
+        }
+        if p.max_iter == 0 {
+            return Err(ModelError::Params("max_iter must be at least 1".into()));
+        }
+        if !(p.tolerance.is_finite() && p.tolerance > 0.0) {
+            return Err(ModelError::Params(format!("tolerance must be positive, got {}", p.tolerance)));
+        }
+        Ok(p)
+    }
+
+    fn check(self) -> Result<SoftmaxValidParams, ModelError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+/// A fitted model: weights laid out feature-major (`w[j * k + c]`) so one sparse row touches
+/// contiguous memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Softmax {
+    classes: usize,
+    features: usize,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Softmax {
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Shape and finiteness check for a model read from a file.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.classes == 0 || self.weights.len() != self.classes * self.features || self.bias.len() != self.classes {
+            return Err("softmax weights do not match their shape".into());
+        }
+        if self.weights.iter().chain(&self.bias).any(|w| !w.is_finite()) {
+            return Err("softmax weights are not finite".into());
+        }
+        Ok(())
+    }
+
+    /// Per-class scores before the softmax.
+    pub fn decision(&self, row: SparseRow<'_>, out: &mut [f64]) {
+        let k = self.classes;
+        for (o, b) in out.iter_mut().zip(&self.bias) {
+            *o = *b as f64;
+        }
+        for (j, x) in row.iter() {
+            if let Some(w) = self.weights.get(j * k..(j + 1) * k) {
+                for (o, w) in out.iter_mut().zip(w) {
+                    *o += (*w * x) as f64;
+                }
+            }
+        }
+    }
+
+    /// Class probabilities of one row.
+    pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
+        self.decision(row, out);
+        softmax_in_place(out);
+    }
+
+    /// Weight of feature `j` for class `c`.
+    pub fn weight(&self, j: usize, c: usize) -> f32 {
+        self.weights.get(j * self.classes + c).copied().unwrap_or(0.0)
+    }
+}
+
+/// Mean cross-entropy + L2 penalty and its gradient, for parameters `[W (feature-major) | b]`.
+fn objective(x: &SparseMatrix, y: &[usize], k: usize, lambda: f64, theta: &[f64], grad: &mut [f64]) -> f64 {
+    let d = x.ncols();
+    let n = x.nrows() as f64;
+    let (w, b) = theta.split_at(d * k);
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    let mut loss = 0.0;
+    let mut z = vec![0.0f64; k];
+    for (i, row) in x.rows().enumerate() {
+        z.copy_from_slice(b);
+        for (j, v) in row.iter() {
+            let wj = &w[j * k..(j + 1) * k];
+            for (zc, wc) in z.iter_mut().zip(wj) {
+                *zc += wc * v as f64;
+            }
+        }
+        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = z.iter().map(|s| (s - max).exp()).sum();
+        let log_norm = max + sum.ln();
+        loss += log_norm - z[y[i]];
+        // dL/dz = p - onehot(y)
+        for (c, zc) in z.iter_mut().enumerate() {
+            *zc = (*zc - log_norm).exp() - if c == y[i] { 1.0 } else { 0.0 };
+        }
+        let (gw, gb) = grad.split_at_mut(d * k);
+        for (j, v) in row.iter() {
+            for (g, zc) in gw[j * k..(j + 1) * k].iter_mut().zip(&z) {
+                *g += zc * v as f64;
+            }
+        }
+        for (g, zc) in gb.iter_mut().zip(&z) {
+            *g += zc;
+        }
+    }
+    loss /= n;
+    grad.iter_mut().for_each(|g| *g /= n);
+    let (gw, _) = grad.split_at_mut(d * k);
+    let mut penalty = 0.0;
+    for (g, wv) in gw.iter_mut().zip(w) {
+        penalty += wv * wv;
+        *g += lambda * wv;
+    }
+    loss + 0.5 * lambda * penalty
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Minimise a smooth convex function with L-BFGS and a backtracking (Armijo) line search.
+fn lbfgs(theta: &mut [f64], max_iter: usize, tol: f64, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) -> usize {
+    const HISTORY: usize = 10;
+    let n = theta.len();
+    let mut grad = vec![0.0; n];
+    let mut value = f(theta, &mut grad);
+    let mut s_hist: Vec<Vec<f64>> = Vec::new();
+    let mut y_hist: Vec<Vec<f64>> = Vec::new();
+    let mut new_theta = vec![0.0; n];
+    let mut new_grad = vec![0.0; n];
+    for iter in 0..max_iter {
+        let gnorm = dot(&grad, &grad).sqrt();
+        if gnorm <= tol * (1.0 + value.abs()) {
+            return iter;
+        }
+        // two-loop recursion: direction = -H·grad
+        let mut q = grad.clone();
+        let mut alphas = Vec::with_capacity(s_hist.len());
+        for (s, y) in s_hist.iter().zip(&y_hist).rev() {
+            let rho = 1.0 / dot(y, s);
+            let a = rho * dot(s, &q);
+            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
+            alphas.push((a, rho));
+        }
+        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
+            let gamma = dot(s, y) / dot(y, y);
+            q.iter_mut().for_each(|qi| *qi *= gamma);
+        } else {
+            q.iter_mut().for_each(|qi| *qi /= gnorm.max(1.0));
+        }
+        for ((s, y), (a, rho)) in s_hist.iter().zip(&y_hist).zip(alphas.into_iter().rev()) {
+            let b = rho * dot(y, &q);
+            q.iter_mut().zip(s).for_each(|(qi, si)| *qi += (a - b) * si);
+        }
+        let mut slope = -dot(&grad, &q);
+        if slope >= 0.0 {
+            // not a descent direction (numerical trouble): restart with steepest descent
+            s_hist.clear();
+            y_hist.clear();
+            q.copy_from_slice(&grad);
+            q.iter_mut().for_each(|qi| *qi /= gnorm.max(1.0));
+            slope = -dot(&grad, &q);
+        }
+        let mut step = 1.0;
+        let mut new_value;
+        loop {
+            for ((t, o), d) in new_theta.iter_mut().zip(theta.iter()).zip(&q) {
+                *t = o - step * d;
+            }
+            new_value = f(&new_theta, &mut new_grad);
+            if new_value <= value + 1e-4 * step * slope || step < 1e-12 {
+                break;
+            }
+            step *= 0.5;
+        }
+        if step < 1e-12 {
+            return iter;
+        }
+        let s: Vec<f64> = new_theta.iter().zip(theta.iter()).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = new_grad.iter().zip(&grad).map(|(a, b)| a - b).collect();
+        if dot(&s, &y) > 1e-12 {
+            if s_hist.len() == HISTORY {
+                s_hist.remove(0);
+                y_hist.remove(0);
+            }
+            s_hist.push(s);
+            y_hist.push(y);
+        }
+        let improvement = value - new_value;
+        theta.copy_from_slice(&new_theta);
+        grad.copy_from_slice(&new_grad);
+        value = new_value;
+        if improvement.abs() <= tol * value.abs().max(1e-12) * 1e-3 {
+            return iter + 1;
+        }
+    }
+    max_iter
+}
+
+impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
+    type Object = Softmax;
+
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<Softmax, ModelError> {
+        let x = dataset.records();
+        let y = dataset.targets();
+        let y = y.as_slice().ok_or_else(|| ModelError::Data("targets are not contiguous".into()))?;
+        if x.nrows() == 0 {
+            return Err(linfa::Error::NotEnoughSamples.into());
+        }
+        if y.len() != x.nrows() {
+            return Err(linfa::Error::MismatchedShapes(x.nrows(), y.len()).into());
+        }
+        let k = y.iter().max().map_or(0, |m| m + 1).max(2);
+        let d = x.ncols();
+        let lambda = 1.0 / (self.c * x.nrows() as f64);
+        let mut theta = vec![0.0f64; d * k + k];
+        lbfgs(&mut theta, self.max_iter, self.tolerance, |t, g| objective(x, y, k, lambda, t, g));
+        let (w, b) = theta.split_at(d * k);
+        let model = Softmax {
+            classes: k,
+            features: d,
+            weights: w.iter().map(|&v| v as f32).collect(),
+            bias: b.iter().map(|&v| v as f32).collect(),
+        };
+        model.validate().map_err(ModelError::NotConverged)?;
+        Ok(model)
+    }
+}
+
+impl PredictInplace<SparseMatrix, Array2<f64>> for Softmax {
+    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array2<f64>) {
+        for (i, row) in x.rows().enumerate() {
+            if let Some(out) = y.row_mut(i).as_slice_mut() {
+                self.predict_proba_row(row, out);
+            }
+        }
+    }
+
+    fn default_target(&self, x: &SparseMatrix) -> Array2<f64> {
+        Array2::zeros((x.nrows(), self.classes))
+    }
+}
+
+impl PredictInplace<SparseMatrix, Array1<usize>> for Softmax {
+    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array1<usize>) {
+        let mut p = vec![0.0; self.classes];
+        for (i, row) in x.rows().enumerate() {
+            self.decision(row, &mut p);
+            y[i] = super::argmax(&p);
+        }
+    }
+
+    fn default_target(&self, x: &SparseMatrix) -> Array1<usize> {
+        Array1::zeros(x.nrows())
+    }
+}

@@ -1,0 +1,178 @@
+//! `warta.v1.ArticleService`: Classify, ClassifyBatch, ClassifyStream, Extract, GetModelInfo.
+
+use super::{convert, State};
+use crate::corpus::join_title;
+use crate::error::Error;
+use crate::proto::v1 as pb;
+use crate::proto::v1::article_service_server::ArticleService;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+pub struct ArticleApi {
+    state: Arc<State>,
+}
+
+impl ArticleApi {
+    pub fn new(state: Arc<State>) -> Self {
+        ArticleApi { state }
+    }
+}
+
+/// Check an article and return the text to classify (title + body).
+fn article_text(article: Option<&pb::Article>, field: &str, max_bytes: usize) -> Result<String, Error> {
+    let a = article.ok_or_else(|| Error::invalid(field, "is required"))?;
+    if a.text.trim().is_empty() {
+        return Err(Error::invalid(&format!("{field}.text"), "must not be empty"));
+    }
+    if a.text.len() + a.title.len() > max_bytes {
+        return Err(Error::TooLarge {
+            field: format!("{field}.text"),
+            message: format!("is {} bytes; the limit is {max_bytes}", a.text.len() + a.title.len()),
+        });
+    }
+    Ok(join_title(&a.title, &a.text))
+}
+
+fn top_k(k: u32) -> usize {
+    k as usize
+}
+
+/// Run CPU-bound work off the async executor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("worker failed: {e}")))
+}
+
+type ClassifyStreamOut = Pin<Box<dyn Stream<Item = Result<pb::ClassifyResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ArticleService for ArticleApi {
+    async fn classify(&self, request: Request<pb::ClassifyRequest>) -> Result<Response<pb::ClassifyResponse>, Status> {
+        let req = request.into_inner();
+        let text = article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
+        let served = self.state.model()?;
+        let labels = served.model.classify(&text, top_k(req.top_k));
+        Ok(Response::new(pb::ClassifyResponse {
+            labels: convert::labels(labels),
+            model_version: served.model.version().to_string(),
+            id: req.article.map(|a| a.id).unwrap_or_default(),
+            error: None,
+        }))
+    }
+
+    async fn classify_batch(&self, request: Request<pb::ClassifyBatchRequest>) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
+        let req = request.into_inner();
+        let max = self.state.options.max_batch;
+        if req.articles.len() > max {
+            return Err(Error::TooLarge {
+                field: "articles".into(),
+                message: format!("has {} articles; the limit is {max}", req.articles.len()),
+            }
+            .into());
+        }
+        let served = self.state.model()?;
+        let max_bytes = self.state.options.max_text_bytes;
+        let k = top_k(req.top_k);
+        let model = served.clone();
+        let results = blocking(move || {
+            req.articles
+                .iter()
+                .enumerate()
+                .map(|(i, a)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes) {
+                    Ok(text) => pb::ClassifyResult {
+                        id: a.id.clone(),
+                        labels: convert::labels(model.model.classify(&text, k)),
+                        error: None,
+                    },
+                    Err(e) => pb::ClassifyResult {
+                        id: a.id.clone(),
+                        labels: Vec::new(),
+                        error: Some(convert::item_error(&e)),
+                    },
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        Ok(Response::new(pb::ClassifyBatchResponse {
+            results,
+            model_version: served.model.version().to_string(),
+        }))
+    }
+
+    type ClassifyStreamStream = ClassifyStreamOut;
+
+    async fn classify_stream(&self, request: Request<Streaming<pb::ClassifyRequest>>) -> Result<Response<Self::ClassifyStreamStream>, Status> {
+        // fail fast, before any work, if there is no model
+        self.state.model()?;
+        let mut inbound = request.into_inner();
+        let state = self.state.clone();
+        // bounded: a slow reader slows the stream instead of growing a queue
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(item) = inbound.next().await {
+                let response = match item {
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        break;
+                    }
+                    Ok(req) => {
+                        let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+                        let result = article_text(req.article.as_ref(), "article", state.options.max_text_bytes)
+                            .and_then(|text| state.model().map(|m| (m, text)));
+                        match result {
+                            Ok((served, text)) => pb::ClassifyResponse {
+                                labels: convert::labels(served.model.classify(&text, top_k(req.top_k))),
+                                model_version: served.model.version().to_string(),
+                                id,
+                                error: None,
+                            },
+                            Err(e) => pb::ClassifyResponse {
+                                labels: Vec::new(),
+                                model_version: String::new(),
+                                id,
+                                error: Some(convert::item_error(&e)),
+                            },
+                        }
+                    }
+                };
+                if tx.send(Ok(response)).await.is_err() {
+                    break; // the client went away
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn extract(&self, request: Request<pb::ExtractRequest>) -> Result<Response<pb::ExtractResponse>, Status> {
+        let req = request.into_inner();
+        article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
+        let article = req.article.unwrap_or_default();
+        let state = self.state.clone();
+        let extraction = blocking(move || {
+            let served = state.model_if_ready();
+            let idf = served.as_ref().map(|m| m.model.vectorizer());
+            state.extractor.extract(&article.id, &article.title, &article.text, idf)
+        })
+        .await?;
+        Ok(Response::new(convert::extraction(extraction)))
+    }
+
+    async fn get_model_info(&self, _request: Request<pb::GetModelInfoRequest>) -> Result<Response<pb::ModelInfo>, Status> {
+        let served = self.state.model()?;
+        let m = &served.model;
+        Ok(Response::new(pb::ModelInfo {
+            model_version: m.version().to_string(),
+            labels: m.labels().to_vec(),
+            vocabulary_size: m.vectorizer().vocabulary_size() as u64,
+            algorithm: m.algorithm().to_string(),
+            training_documents: m.meta.training_documents,
+            training_metrics: m.meta.metrics.as_ref().map(convert::metrics),
+            format_version: crate::model::FORMAT_VERSION as u32,
+            source: served.source.clone(),
+            trained_at_unix: m.meta.trained_at_unix,
+        }))
+    }
+}

@@ -1,0 +1,102 @@
+//! Conversions between our types and the generated proto messages.
+
+use crate::error::Error;
+use crate::eval::Metrics;
+use crate::extract::Extraction;
+use crate::model::LabelScore;
+use crate::proto::v1 as pb;
+
+pub fn labels(scores: Vec<LabelScore>) -> Vec<pb::LabelScore> {
+    scores
+        .into_iter()
+        .map(|s| pb::LabelScore {
+            label: s.label,
+            score: s.score,
+        })
+        .collect()
+}
+
+pub fn item_error(e: &Error) -> pb::ItemError {
+    pb::ItemError {
+        code: e.code() as i32,
+        message: e.to_string(),
+        field: e.field().to_string(),
+    }
+}
+
+pub fn metrics(m: &Metrics) -> pb::TrainingMetrics {
+    pb::TrainingMetrics {
+        folds: m.folds,
+        accuracy: m.accuracy,
+        macro_f1: m.macro_f1,
+        per_label: m
+            .per_label
+            .iter()
+            .map(|(label, l)| pb::LabelMetrics {
+                label: label.clone(),
+                precision: l.precision,
+                recall: l.recall,
+                f1: l.f1,
+                support: l.support as u32,
+            })
+            .collect(),
+    }
+}
+
+pub fn extraction(x: Extraction) -> pb::ExtractResponse {
+    pb::ExtractResponse {
+        id: x.id,
+        title: x.title,
+        dateline: x.dateline,
+        entities: x
+            .entities
+            .into_iter()
+            .map(|e| pb::Entity {
+                text: e.text,
+                kind: e.kind.as_str().to_string(),
+                start: e.start,
+                end: e.end,
+                source: e.source.to_string(),
+            })
+            .collect(),
+        quantities: x
+            .quantities
+            .into_iter()
+            .map(|q| pb::Quantity {
+                text: q.text,
+                value: q.value,
+                unit: q.unit,
+                start: q.start,
+                end: q.end,
+            })
+            .collect(),
+        dates: x
+            .dates
+            .into_iter()
+            .map(|d| pb::DateMention {
+                text: d.text,
+                start: d.start,
+                end: d.end,
+                normalized: d.normalized,
+            })
+            .collect(),
+        quotes: x
+            .quotes
+            .into_iter()
+            .map(|q| pb::Quote {
+                text: q.text,
+                speaker: q.speaker,
+                start: q.start,
+                end: q.end,
+            })
+            .collect(),
+        keywords: x
+            .keywords
+            .into_iter()
+            .map(|k| pb::Keyword {
+                term: k.term,
+                weight: k.weight,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,199 @@
+//! Model → service: the tonic server with `warta.v1.ArticleService`, `grpc.health.v1` and
+//! server reflection (v1 and v1alpha).
+//!
+//! The server listens at once and answers health checks with NOT_SERVING while the model
+//! loads (or trains); when it is ready both `""` and `warta.v1.ArticleService` turn SERVING.
+//! On shutdown they turn NOT_SERVING again, the grace period passes, and then the server stops
+//! accepting and lets in-flight requests finish.
+
+mod article;
+mod convert;
+
+pub use article::ArticleApi;
+
+use crate::error::Error;
+use crate::extract::Extractor;
+use crate::model::TopicModel;
+use crate::proto::v1::article_service_server::ArticleServiceServer;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+/// The gRPC service name health reports on besides `""`.
+pub const SERVICE_NAME: &str = "warta.v1.ArticleService";
+
+/// Limits and timings of a server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Largest decoded request message.
+    pub max_message_bytes: usize,
+    /// Most articles in one ClassifyBatch.
+    pub max_batch: usize,
+    /// Longest article text, in bytes.
+    pub max_text_bytes: usize,
+    /// How long health reports NOT_SERVING before the server stops accepting.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_batch: 1024,
+            max_text_bytes: 1024 * 1024,
+            shutdown_grace: Duration::ZERO,
+        }
+    }
+}
+
+/// A model being served, with where it came from.
+pub struct ServedModel {
+    pub model: TopicModel,
+    pub source: String,
+}
+
+/// State shared by the handlers.
+pub struct State {
+    model: RwLock<Option<Arc<ServedModel>>>,
+    pub extractor: Extractor,
+    pub options: ServerOptions,
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl State {
+    pub fn new(options: ServerOptions) -> Self {
+        State {
+            model: RwLock::new(None),
+            extractor: Extractor::default(),
+            options,
+            draining: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The model, or why there is none to use.
+    pub fn model(&self) -> Result<Arc<ServedModel>, Error> {
+        if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::ShuttingDown);
+        }
+        let guard = self.model.read().map_err(|_| Error::Internal("model lock poisoned".into()))?;
+        guard.clone().ok_or(Error::NotReady)
+    }
+
+    /// The model if one is loaded, for work that can go on without it (keywords).
+    pub fn model_if_ready(&self) -> Option<Arc<ServedModel>> {
+        self.model.read().ok().and_then(|g| g.clone())
+    }
+
+    pub fn set_model(&self, m: ServedModel) {
+        if let Ok(mut g) = self.model.write() {
+            *g = Some(Arc::new(m));
+        }
+    }
+}
+
+async fn set_health(reporter: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(SERVICE_NAME, status).await;
+}
+
+/// Serve on `listener` until `shutdown` completes. `model` loads (or trains) the model in the
+/// background; if it fails, the server stops and the error is returned.
+pub async fn run<M, S>(listener: TcpListener, model: M, options: ServerOptions, shutdown: S) -> Result<(), Error>
+where
+    M: Future<Output = Result<ServedModel, Error>> + Send + 'static,
+    S: Future<Output = ()> + Send + 'static,
+{
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, ServingStatus::NotServing).await;
+    let state = Arc::new(State::new(options.clone()));
+
+    let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
+    {
+        let state = state.clone();
+        let reporter = reporter.clone();
+        let failure = failure.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match model.await {
+                Ok(m) => {
+                    tracing::info!(
+                        version = m.model.version(),
+                        labels = m.model.labels().len(),
+                        source = %m.source,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "model ready, serving"
+                    );
+                    state.set_model(m);
+                    set_health(&reporter, ServingStatus::Serving).await;
+                }
+                Err(e) => {
+                    if let Ok(mut f) = failure.lock() {
+                        *f = Some(e);
+                    }
+                    let _ = failed_tx.send(());
+                }
+            }
+        });
+    }
+
+    let drain = {
+        let state = state.clone();
+        let reporter = reporter.clone();
+        let grace = options.shutdown_grace;
+        async move {
+            tokio::select! {
+                _ = shutdown => {
+                    set_health(&reporter, ServingStatus::NotServing).await;
+                    state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if !grace.is_zero() {
+                        tracing::info!(grace_ms = grace.as_millis() as u64, "draining: health is NOT_SERVING");
+                        tokio::time::sleep(grace).await;
+                    }
+                    tracing::info!("no longer accepting; finishing in-flight requests");
+                }
+                Ok(()) = failed_rx => {
+                    set_health(&reporter, ServingStatus::NotServing).await;
+                }
+            }
+        }
+    };
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    let api = ArticleServiceServer::new(ArticleApi::new(state.clone()))
+        .max_decoding_message_size(options.max_message_bytes)
+        .max_encoding_message_size(options.max_message_bytes.max(16 * 1024 * 1024));
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    tonic::transport::Server::builder()
+        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(api)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .await?;
+
+    let failed = failure.lock().ok().and_then(|mut f| f.take());
+    match failed {
+        Some(e) => Err(e),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}

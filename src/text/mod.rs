@@ -1,0 +1,7 @@
+//! Text → tokens: a Unicode-aware word tokenizer with character offsets, plus stopwords.
+
+mod stopwords;
+mod tokenize;
+
+pub use stopwords::{is_stopword, list as stopword_list, Language};
+pub use tokenize::{char_offsets, words, CharOffsets, Word};

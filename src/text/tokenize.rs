@@ -1,0 +1,158 @@
+//! Word tokenizer shared by features and extraction.
+//!
+//! A word is a run of letters and digits. A joiner (`-`, `'`, `’`) between two letters or digits
+//! stays inside the word ("negara-negara", "O'Brien", "COVID-19"); `.` and `,` between two digits
+//! stay inside numbers ("250.000", "1,5"). Offsets are byte offsets into the input; use
+//! [`char_offsets`] to turn them into the character offsets the API reports.
+
+/// A word of the input: its slice and byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word<'a> {
+    pub text: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Word<'_> {
+    /// True when the word has at least one letter (so "2024" and "8/6" parts are not terms).
+    pub fn has_letter(&self) -> bool {
+        self.text.chars().any(char::is_alphabetic)
+    }
+
+    /// True when the first character is an upper-case letter.
+    pub fn is_capitalized(&self) -> bool {
+        self.text.chars().next().is_some_and(char::is_uppercase)
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+fn is_joiner(c: char) -> bool {
+    matches!(c, '-' | '\'' | '’' | '‐' | '‑')
+}
+
+/// Iterate over the words of `text` in order.
+pub fn words(text: &str) -> Words<'_> {
+    Words { text, pos: 0 }
+}
+
+/// Iterator returned by [`words`].
+pub struct Words<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = Word<'a>;
+
+    fn next(&mut self) -> Option<Word<'a>> {
+        let rest = self.text.get(self.pos..)?;
+        let (skip, _) = rest.char_indices().find(|&(_, c)| is_word_char(c))?;
+        let start = self.pos + skip;
+        let mut end = start;
+        let mut chars = self.text[start..].char_indices().peekable();
+        let mut prev: Option<char> = None;
+        while let Some((i, c)) = chars.next() {
+            if is_word_char(c) {
+                end = start + i + c.len_utf8();
+                prev = Some(c);
+                continue;
+            }
+            let next = chars.peek().map(|&(_, n)| n);
+            let inner = match (prev, next) {
+                (Some(p), Some(n)) if is_joiner(c) => is_word_char(p) && is_word_char(n),
+                (Some(p), Some(n)) if c == '.' || c == ',' => p.is_ascii_digit() && n.is_ascii_digit(),
+                _ => false,
+            };
+            if !inner {
+                break;
+            }
+            prev = Some(c);
+        }
+        self.pos = end;
+        Some(Word {
+            text: &self.text[start..end],
+            start,
+            end,
+        })
+    }
+}
+
+/// Maps byte offsets of one text to character (Unicode scalar value) offsets.
+pub struct CharOffsets {
+    /// `starts[i]` is the byte offset of character `i`; the last entry is the text length.
+    starts: Vec<usize>,
+}
+
+/// Build the byte → character offset map of `text`.
+pub fn char_offsets(text: &str) -> CharOffsets {
+    let mut starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    starts.push(text.len());
+    CharOffsets { starts }
+}
+
+impl CharOffsets {
+    /// Character offset of a byte offset (a byte inside a character maps to that character).
+    pub fn char_of(&self, byte: usize) -> usize {
+        match self.starts.binary_search(&byte) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// Number of characters in the text.
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<&str> {
+        words(s).map(|w| w.text).collect()
+    }
+
+    #[test]
+    fn splits_on_punctuation_and_space() {
+        assert_eq!(
+            texts("Meksiko dan Amerika Serikat (AS) sepakat."),
+            ["Meksiko", "dan", "Amerika", "Serikat", "AS", "sepakat"]
+        );
+    }
+
+    #[test]
+    fn keeps_joined_words_and_numbers() {
+        assert_eq!(
+            texts("negara-negara lebih dari 250.000 migran, 1,5 juta; COVID-19 O’Brien -x- a-"),
+            ["negara-negara", "lebih", "dari", "250.000", "migran", "1,5", "juta", "COVID-19", "O’Brien", "x", "a"]
+        );
+    }
+
+    #[test]
+    fn unicode_letters_and_offsets() {
+        let text = "“Peña” dijo: Ñandú 東京";
+        let ws: Vec<_> = words(text).collect();
+        assert_eq!(ws.iter().map(|w| w.text).collect::<Vec<_>>(), ["Peña", "dijo", "Ñandú", "東京"]);
+        let map = char_offsets(text);
+        assert_eq!(map.char_of(ws[0].start), 1);
+        assert_eq!(map.char_of(ws[0].end), 5);
+        assert_eq!(text.chars().skip(1).take(4).collect::<String>(), "Peña");
+        assert_eq!(map.len(), text.chars().count());
+    }
+
+    #[test]
+    fn trailing_separators_do_not_join() {
+        assert_eq!(texts("1.000. Lalu"), ["1.000", "Lalu"]);
+        assert_eq!(texts("(8/6)"), ["8", "6"]);
+        assert!(texts("  ,.;  ").is_empty());
+        assert!(texts("").is_empty());
+    }
+}
