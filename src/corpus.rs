@@ -97,7 +97,11 @@ impl<R: BufRead> Iterator for Lines<R> {
             self.number += 1;
             let raw = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let raw = if self.number == 1 { raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw) } else { raw };
+            let raw = if self.number == 1 {
+                raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
+            } else {
+                raw
+            };
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -155,7 +159,11 @@ pub fn read_labelled(path: &Path) -> Result<Vec<Row>, CorpusError> {
         }
     }
     if let Some((line, message)) = first_bad {
-        let more = if bad > 1 { format!(" (and {} more bad lines)", bad - 1) } else { String::new() };
+        let more = if bad > 1 {
+            format!(" (and {} more bad lines)", bad - 1)
+        } else {
+            String::new()
+        };
         return Err(CorpusError::Row {
             path: name,
             line,
@@ -188,20 +196,31 @@ const DEFAULT_CORPUS: [(&str, &str); 8] = [
     ("drugs_crime", include_str!("../data/corpus/drugs_crime.jsonl")),
     ("economy_trade", include_str!("../data/corpus/economy_trade.jsonl")),
     ("health", include_str!("../data/corpus/health.jsonl")),
-    ("human_trafficking", include_str!("../data/corpus/human_trafficking.jsonl")),
+    (
+        "human_trafficking",
+        include_str!("../data/corpus/human_trafficking.jsonl"),
+    ),
     ("migration", include_str!("../data/corpus/migration.jsonl")),
     ("politics", include_str!("../data/corpus/politics.jsonl")),
 ];
 
 /// The seed articles warta was conceived from, with their main topics.
 pub const SEEDS: [(&str, &str, &str); 3] = [
-    ("000_a5398182eba481b3", "migration", include_str!("../data/seeds/000_a5398182eba481b3.txt")),
+    (
+        "000_a5398182eba481b3",
+        "migration",
+        include_str!("../data/seeds/000_a5398182eba481b3.txt"),
+    ),
     (
         "001_dc89ad69bdbf3a7b",
         "human_trafficking",
         include_str!("../data/seeds/001_dc89ad69bdbf3a7b.txt"),
     ),
-    ("002_2e9dbea5c19bf7fd", "defense", include_str!("../data/seeds/002_2e9dbea5c19bf7fd.txt")),
+    (
+        "002_2e9dbea5c19bf7fd",
+        "defense",
+        include_str!("../data/seeds/002_2e9dbea5c19bf7fd.txt"),
+    ),
 ];
 
 /// Rows of the embedded corpus (and the seeds, when asked), in a fixed order.
@@ -282,7 +301,10 @@ mod tests {
         let p = dir.path().join("d.jsonl");
         std::fs::write(&p, "{\"text\":\"a\",\"label\":\"x\"}\n\n{\"text\":\"b\"}\nnope\n").unwrap();
         let e = read_labelled(&p).unwrap_err().to_string();
-        assert!(e.ends_with("d.jsonl:3: missing field \"label\" (or \"labels\") (and 1 more bad lines)"), "{e}");
+        assert!(
+            e.ends_with("d.jsonl:3: missing field \"label\" (or \"labels\") (and 1 more bad lines)"),
+            "{e}"
+        );
         std::fs::write(&p, "\n").unwrap();
         assert!(read_labelled(&p).unwrap_err().to_string().contains("no rows"));
     }

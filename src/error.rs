@@ -45,7 +45,12 @@ impl Error {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::TooLarge { .. } => Code::ResourceExhausted,
             Error::NotReady | Error::ShuttingDown => Code::Unavailable,
-            Error::ModelFile(_) | Error::Corpus(_) | Error::Training(_) | Error::Io(_) | Error::Transport(_) | Error::Internal(_) => Code::Internal,
+            Error::ModelFile(_)
+            | Error::Corpus(_)
+            | Error::Training(_)
+            | Error::Io(_)
+            | Error::Transport(_)
+            | Error::Internal(_) => Code::Internal,
         }
     }
 
@@ -64,7 +69,11 @@ impl From<Error> for Status {
         match &e {
             // rich details (google.rpc.BadRequest) so clients can point at the field
             Error::InvalidArgument { field, message } | Error::TooLarge { field, message } => {
-                Status::with_error_details(code, e.to_string(), ErrorDetails::with_bad_request_violation(field.clone(), message.clone()))
+                Status::with_error_details(
+                    code,
+                    e.to_string(),
+                    ErrorDetails::with_bad_request_violation(field.clone(), message.clone()),
+                )
             }
             _ => Status::new(code, e.to_string()),
         }

@@ -49,7 +49,9 @@ pub fn score(truth: &[usize], predicted: &[usize], labels: &[String]) -> Metrics
     let t = Array1::from(truth[..n].to_vec());
     let p = Array1::from(predicted[..n].to_vec());
     let accuracy = p.confusion_matrix(&t).map_or(0.0, |cm| cm.accuracy() as f64);
-    let k = labels.len().max(truth.iter().chain(predicted).max().map_or(0, |m| m + 1));
+    let k = labels
+        .len()
+        .max(truth.iter().chain(predicted).max().map_or(0, |m| m + 1));
     let (mut tp, mut fp, mut fnn) = (vec![0u64; k], vec![0u64; k], vec![0u64; k]);
     for (&y, &yhat) in t.iter().zip(p.iter()) {
         if y == yhat {
@@ -156,7 +158,12 @@ pub fn cross_validate(examples: &[Example], config: &TrainConfig, k: usize, seed
     };
     let index_of = |name: &str| labels.binary_search_by(|l| l.as_str().cmp(name)).unwrap_or(0);
     let run_fold = |f: usize| -> Result<Vec<(usize, usize)>, ModelError> {
-        let train_set: Vec<Example> = examples.iter().zip(&fold).filter(|(_, &g)| g != f).map(|(e, _)| e.clone()).collect();
+        let train_set: Vec<Example> = examples
+            .iter()
+            .zip(&fold)
+            .filter(|(_, &g)| g != f)
+            .map(|(e, _)| e.clone())
+            .collect();
         let model = train(&train_set, config)?;
         Ok(examples
             .iter()
@@ -176,7 +183,10 @@ pub fn cross_validate(examples: &[Example], config: &TrainConfig, k: usize, seed
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(ModelError::NotConverged("a fold panicked".into()))]))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(ModelError::NotConverged("a fold panicked".into()))])
+            })
             .collect()
     });
     let mut predicted = vec![0; examples.len()];

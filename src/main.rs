@@ -6,11 +6,28 @@ fn init_logging(filter: &str) {
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // logs go to stderr: stdout carries the JSONL results of classify/extract
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Batch commands write to stdout and are often piped (`| head`): a closed pipe should end
+/// them quietly, as it ends any Unix filter, instead of failing a print. The server keeps
+/// Rust's default (SIGPIPE ignored) so a vanished client never kills it.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     init_logging(&cli.log);
     let result = match cli.command {
         Command::Serve(args) => match tokio::runtime::Runtime::new() {

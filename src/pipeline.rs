@@ -11,7 +11,11 @@ pub const CV_SEED: u64 = 20_240_611;
 /// model's metadata.
 pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str) -> Result<TopicModel, ModelError> {
     let ex = examples(rows);
-    let metrics = if folds >= 2 { Some(cross_validate(&ex, config, folds, CV_SEED)?) } else { None };
+    let metrics = if folds >= 2 {
+        Some(cross_validate(&ex, config, folds, CV_SEED)?)
+    } else {
+        None
+    };
     let mut model = train(&ex, config)?;
     model.meta.metrics = metrics;
     model.meta.source = source.to_string();
@@ -21,5 +25,10 @@ pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str
 /// The embedded default model: trained on the project's own corpus under `data/` (and the
 /// seed articles unless `with_seeds` is false), 5-fold cross-validated.
 pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
-    train_rows(&default_rows(with_seeds), &TrainConfig::default(), 5, "embedded-default")
+    train_rows(
+        &default_rows(with_seeds),
+        &TrainConfig::default(),
+        5,
+        "embedded-default",
+    )
 }

@@ -13,7 +13,12 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead>, Error> {
     if path.as_os_str() == "-" {
         Ok(Box::new(BufReader::new(std::io::stdin().lock())))
     } else {
-        let f = std::fs::File::open(path).map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))))?;
+        let f = std::fs::File::open(path).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", path.display()),
+            ))
+        })?;
         Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
     }
 }
@@ -34,7 +39,10 @@ impl Tally {
 
     fn finish(self, command: &str, strict: bool) -> Result<(), Error> {
         if let Some(first) = &self.first {
-            eprintln!("warta {command}: {} of {} rows failed (first: {first})", self.failed, self.rows);
+            eprintln!(
+                "warta {command}: {} of {} rows failed (first: {first})",
+                self.failed, self.rows
+            );
         }
         if strict && self.failed > 0 {
             std::process::exit(2);
@@ -44,7 +52,12 @@ impl Tally {
 }
 
 /// Run `f` on each row; write its JSON, or an error line naming the input line.
-fn each_row(input: &Path, command: &str, strict: bool, mut f: impl FnMut(&Row) -> Result<serde_json::Value, Error>) -> Result<(), Error> {
+fn each_row(
+    input: &Path,
+    command: &str,
+    strict: bool,
+    mut f: impl FnMut(&Row) -> Result<serde_json::Value, Error>,
+) -> Result<(), Error> {
     let reader = open_input(input)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -102,9 +115,16 @@ pub fn extract(args: ExtractArgs) -> Result<(), Error> {
         } else {
             read_text_file(&args.input)?
         };
-        let id = args.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = args
+            .input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let x = extractor.extract(&id, "", &text, Some(model.vectorizer()));
-        println!("{}", serde_json::to_string(&x).map_err(|e| Error::Internal(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string(&x).map_err(|e| Error::Internal(e.to_string()))?
+        );
         return Ok(());
     }
     each_row(&args.input, "extract", args.strict, |row| {

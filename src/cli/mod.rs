@@ -16,7 +16,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
-#[command(name = "warta", version, about = "Classify news articles by topic and extract the facts inside them, over gRPC or from the command line.")]
+#[command(
+    name = "warta",
+    version,
+    about = "Classify news articles by topic and extract the facts inside them, over gRPC or from the command line."
+)]
 pub struct Cli {
     /// Log filter, RUST_LOG syntax (e.g. "info", "warta=debug").
     #[arg(long, env = "WARTA_LOG", default_value = "info", global = true)]
@@ -85,7 +89,7 @@ pub struct TrainArgs {
     #[arg(long, env = "WARTA_NGRAM_MAX", default_value_t = 2)]
     pub ngram_max: usize,
     /// Minimum document frequency of a feature.
-    #[arg(long, env = "WARTA_MIN_DF", default_value_t = 1)]
+    #[arg(long, env = "WARTA_MIN_DF", default_value_t = 2)]
     pub min_df: u32,
     /// Keep at most this many features (most frequent first).
     #[arg(long, env = "WARTA_MAX_FEATURES")]
@@ -93,6 +97,12 @@ pub struct TrainArgs {
     /// Keep stopwords in the features.
     #[arg(long, env = "WARTA_KEEP_STOPWORDS")]
     pub keep_stopwords: bool,
+    /// Terms at the start of an article (title and lead) that weigh more (0: none).
+    #[arg(long, env = "WARTA_LEAD_TERMS", default_value_t = 40)]
+    pub lead_terms: usize,
+    /// How much more they weigh.
+    #[arg(long, env = "WARTA_LEAD_WEIGHT", default_value_t = 3.0)]
+    pub lead_weight: f32,
 }
 
 #[derive(Debug, Args)]
@@ -149,9 +159,15 @@ pub fn load_or_default(path: Option<&PathBuf>) -> Result<TopicModel, Error> {
 }
 
 fn print_metrics(m: &Metrics) {
-    println!("  {:<28} {:>9} {:>9} {:>9} {:>8}", "label", "precision", "recall", "f1", "support");
+    println!(
+        "  {:<28} {:>9} {:>9} {:>9} {:>8}",
+        "label", "precision", "recall", "f1", "support"
+    );
     for (label, l) in &m.per_label {
-        println!("  {:<28} {:>9.4} {:>9.4} {:>9.4} {:>8}", label, l.precision, l.recall, l.f1, l.support);
+        println!(
+            "  {:<28} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+            label, l.precision, l.recall, l.f1, l.support
+        );
     }
 }
 
@@ -192,7 +208,14 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         for p in &args.data {
             rows.extend(read_labelled(p)?);
         }
-        (rows, args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","))
+        (
+            rows,
+            args.data
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     };
     let config = TrainConfig {
         features: FeatureConfig {
@@ -200,6 +223,8 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
             min_df: args.min_df,
             max_features: args.max_features,
             remove_stopwords: !args.keep_stopwords,
+            lead_terms: args.lead_terms,
+            lead_weight: args.lead_weight,
             ..FeatureConfig::default()
         },
         algorithm: args.algorithm,
@@ -226,7 +251,12 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         );
         print_metrics(m);
     }
-    println!("saved {} ({} bytes, version {})", args.out.display(), size, model.version());
+    println!(
+        "saved {} ({} bytes, version {})",
+        args.out.display(),
+        size,
+        model.version()
+    );
     Ok(())
 }
 
@@ -254,11 +284,20 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("model_version".into(), model.version().into());
-            o.insert("docs_per_s".into(), (ex.len() as f64 / elapsed.as_secs_f64().max(1e-9)).into());
+            o.insert(
+                "docs_per_s".into(),
+                (ex.len() as f64 / elapsed.as_secs_f64().max(1e-9)).into(),
+            );
         }
         println!("{v}");
     } else {
-        println!("accuracy {:.4}  macro-F1 {:.4}  (n={}, model {})", m.accuracy, m.macro_f1, m.n, model.version());
+        println!(
+            "accuracy {:.4}  macro-F1 {:.4}  (n={}, model {})",
+            m.accuracy,
+            m.macro_f1,
+            m.n,
+            model.version()
+        );
         print_metrics(&m);
     }
     Ok(())

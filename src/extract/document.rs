@@ -4,9 +4,10 @@ use crate::text::{char_offsets, words, CharOffsets, Word};
 
 /// Abbreviations whose trailing period does not end a sentence.
 const ABBREVIATIONS: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Dr", "Jr", "Sr", "Sra", "St", "Gen", "Lt", "Col", "Capt", "Adm", "Maj", "Prof", "Sen", "Rep", "Gov",
-    "No", "Co", "Inc", "Ltd", "Corp", "vs", "Ir", "H", "Hj", "dll", "dsb", "tsb", "Yth", "Bpk", "Sdr", "Jend", "Kol", "Brigjen",
-    "Mayjen", "Letjen", "Kompol", "AKBP", "Drs", "Dra", "SH", "MH", "Ph", "Jl", "Jln", "approx", "etc", "e", "g", "i",
+    "Mr", "Mrs", "Ms", "Dr", "Jr", "Sr", "Sra", "St", "Gen", "Lt", "Col", "Capt", "Adm", "Maj", "Prof", "Sen", "Rep",
+    "Gov", "No", "Co", "Inc", "Ltd", "Corp", "vs", "Ir", "H", "Hj", "dll", "dsb", "tsb", "Yth", "Bpk", "Sdr", "Jend",
+    "Kol", "Brigjen", "Mayjen", "Letjen", "Kompol", "AKBP", "Drs", "Dra", "SH", "MH", "Ph", "Jl", "Jln", "approx",
+    "etc", "e", "g", "i",
 ];
 
 pub struct Document<'a> {
@@ -17,6 +18,32 @@ pub struct Document<'a> {
     /// Byte range of each sentence.
     pub sentences: Vec<(usize, usize)>,
     pub offsets: CharOffsets,
+    /// Is word `i` on a title-cased line (a headline or subheading), where capitals say
+    /// nothing about names?
+    pub title_case: Vec<bool>,
+}
+
+/// Lines of at most 14 words where most words of four or more letters are capitalised.
+fn title_case_flags(text: &str, words: &[Word<'_>]) -> Vec<bool> {
+    let mut flags = vec![false; words.len()];
+    let mut i = 0;
+    while i < words.len() {
+        let line_end = text[words[i].start..]
+            .find('\n')
+            .map_or(text.len(), |k| words[i].start + k);
+        let j = i + words[i..].iter().take_while(|w| w.start < line_end).count();
+        let line = &words[i..j];
+        let long: Vec<&Word<'_>> = line
+            .iter()
+            .filter(|w| w.text.chars().count() >= 4 && w.has_letter())
+            .collect();
+        let caps = long.iter().filter(|w| w.is_capitalized()).count();
+        if line.len() <= 14 && long.len() >= 2 && caps * 10 >= long.len() * 6 {
+            flags[i..j].iter_mut().for_each(|f| *f = true);
+        }
+        i = j.max(i + 1);
+    }
+    flags
 }
 
 impl<'a> Document<'a> {
@@ -37,7 +64,9 @@ impl<'a> Document<'a> {
             }
         }
         sentences.push((start, text.len()));
+        let title_case = title_case_flags(text, &words);
         Document {
+            title_case,
             text,
             words,
             sentence,
@@ -95,10 +124,25 @@ mod tests {
     #[test]
     fn sentences_respect_initials_and_abbreviations() {
         let d = Document::new("Mr. Blinken dan Antony J. Blinken tiba. Lalu pergi!\nBaru Kompas.com hadir");
-        let first: Vec<&str> = d.words.iter().zip(&d.sentence).filter(|(_, &s)| s == 0).map(|(w, _)| w.text).collect();
+        let first: Vec<&str> = d
+            .words
+            .iter()
+            .zip(&d.sentence)
+            .filter(|(_, &s)| s == 0)
+            .map(|(w, _)| w.text)
+            .collect();
         assert_eq!(first, ["Mr", "Blinken", "dan", "Antony", "J", "Blinken", "tiba"]);
         assert_eq!(d.sentences.len(), 3);
         assert!(d.starts_sentence(7));
         assert_eq!(&d.text[d.sentences[1].0..d.sentences[1].1], "Lalu pergi!");
+    }
+
+    #[test]
+    fn headlines_and_subheadings_are_title_case() {
+        let d = Document::new(
+            "Peran Kekuatan Regional\nMenurut Adam Isacson, seorang spesialis keamanan regional di kantor itu.",
+        );
+        assert_eq!(d.title_case[..3], [true, true, true]);
+        assert!(d.title_case[3..].iter().all(|f| !f));
     }
 }

@@ -17,7 +17,10 @@ fn joined(doc: &Document<'_>, i: usize, j: usize) -> bool {
     (i..j.saturating_sub(1)).all(|k| {
         let gap = doc.gap_after(k);
         let same_sentence = doc.sentence.get(k + 1).is_none_or(|s| *s == doc.sentence[k]);
-        same_sentence && !gap.contains('\n') && gap.chars().count() <= 2 && gap.chars().all(|c| c == ' ' || c == '.' || c == '\u{a0}')
+        same_sentence
+            && !gap.contains('\n')
+            && gap.chars().count() <= 2
+            && gap.chars().all(|c| c == ' ' || c == '.' || c == '\u{a0}')
     })
 }
 
@@ -95,12 +98,26 @@ impl EntitySource for Gazetteer {
     }
 }
 
+/// Does `word` appear capitalised outside headlines and subheadings?
+fn capitalised_in_body(doc: &Document<'_>, word: &str) -> bool {
+    doc.words
+        .iter()
+        .zip(&doc.title_case)
+        .any(|(w, &tc)| !tc && w.text == word)
+}
+
 /// Name particles that may stand lower-case inside a person's name.
-const PARTICLES: &[&str] = &["de", "da", "del", "della", "di", "do", "dos", "van", "von", "der", "bin", "binti", "al", "la", "le", "y"];
+const PARTICLES: &[&str] = &[
+    "de", "da", "del", "della", "di", "do", "dos", "van", "von", "der", "bin", "binti", "al", "la", "le", "y",
+];
 /// Lower-case words that may join the parts of an organisation's name.
-const ORG_CONNECTORS: &[&str] = &["untuk", "dan", "of", "for", "the", "on", "and", "de", "del", "la", "pada", "urusan"];
+const ORG_CONNECTORS: &[&str] = &[
+    "untuk", "dan", "of", "for", "the", "on", "and", "de", "del", "la", "pada", "urusan",
+];
 /// Words right before a name that mark it as a person.
-const PERSON_CUES_BEFORE: &[&str] = &["oleh", "kata", "ujar", "menurut", "said", "by", "tutur", "ungkap", "sang", "saudara", "mendiang"];
+const PERSON_CUES_BEFORE: &[&str] = &[
+    "oleh", "kata", "ujar", "menurut", "said", "by", "tutur", "ungkap", "sang", "saudara", "mendiang",
+];
 
 fn is_initial(doc: &Document<'_>, i: usize) -> bool {
     let w = doc.words[i];
@@ -120,7 +137,7 @@ fn title_at(doc: &Document<'_>, i: usize) -> Option<usize> {
 }
 
 /// Extent of a person's name from word `i`: capitalised words, initials and particles.
-fn name_run(doc: &Document<'_>, i: usize, after_title: bool) -> usize {
+fn name_run(doc: &Document<'_>, i: usize) -> usize {
     let lex = Lexicon::get();
     let mut j = i;
     while j < doc.words.len() && j - i < 6 {
@@ -129,10 +146,10 @@ fn name_run(doc: &Document<'_>, i: usize, after_title: bool) -> usize {
             break;
         }
         let ok = if w.is_capitalized() {
-            // mid-sentence capitalised function words are names ("Jenderal Dan Caine")
-            let first_free = after_title && j == i;
+            // capitalised function words are names here ("Jenderal Dan Caine"); capitalised
+            // common nouns ("Kepala Staf") are not
             let common = lex.non_names.contains(&w.text.to_lowercase());
-            (first_free || !common) && title_at(doc, j).is_none_or(|_| j == i) && gazetteer_at(doc, j).is_none()
+            !common && title_at(doc, j).is_none_or(|_| j == i) && gazetteer_at(doc, j).is_none()
         } else {
             j > i && PARTICLES.contains(&w.text) && doc.words.get(j + 1).is_some_and(|n| n.is_capitalized())
         };
@@ -174,8 +191,17 @@ impl EntitySource for NameRules {
                     }
                 }
                 if j < n && joined(doc, j - 1, j + 1) && doc.words[j].is_capitalized() {
-                    let len = name_run(doc, j, true);
-                    if len > 0 {
+                    let mut len = name_run(doc, j);
+                    if doc.title_case[j] {
+                        // in a headline only words the body also capitalises can be the name
+                        len = (0..len)
+                            .take_while(|&k| capitalised_in_body(doc, doc.words[j + k].text))
+                            .count();
+                    }
+                    // "Kepala Staf Gabungan Militer Amerika Serikat": an office of a place, no name
+                    let into_place =
+                        j + len < n && joined(doc, j + len - 1, j + len + 1) && gazetteer_at(doc, j + len).is_some();
+                    if len > 0 && !into_place {
                         out.push(EntitySpan {
                             start: doc.words[j].start,
                             end: doc.words[j + len - 1].end,
@@ -192,7 +218,11 @@ impl EntitySource for NameRules {
             }
             // 2. A run of capitalised words
             let w = doc.words[i];
-            if !w.is_capitalized() || !w.has_letter() || (doc.starts_sentence(i) && lex.is_non_name(w.text)) {
+            if doc.title_case[i]
+                || !w.is_capitalized()
+                || !w.has_letter()
+                || (doc.starts_sentence(i) && lex.is_non_name(w.text))
+            {
                 i += 1;
                 continue;
             }
@@ -205,14 +235,20 @@ impl EntitySource for NameRules {
                     if x.is_capitalized() && x.has_letter() {
                         j += 1;
                         end = j;
-                    } else if ORG_CONNECTORS.contains(&x.text) && doc.words.get(j + 1).is_some_and(|nx| nx.is_capitalized()) {
+                    } else if ORG_CONNECTORS.contains(&x.text)
+                        && doc.words.get(j + 1).is_some_and(|nx| nx.is_capitalized())
+                    {
                         j += 1;
                     } else {
                         break;
                     }
                 }
                 if end - i >= 2 {
-                    let kind = if ORG_HEADS.contains(&w.text) { EntityKind::Organization } else { EntityKind::Location };
+                    let kind = if ORG_HEADS.contains(&w.text) {
+                        EntityKind::Organization
+                    } else {
+                        EntityKind::Location
+                    };
                     out.push(EntitySpan {
                         start: w.start,
                         end: doc.words[end - 1].end,
@@ -224,7 +260,7 @@ impl EntitySource for NameRules {
                     continue;
                 }
             }
-            let len = name_run(doc, i, false);
+            let len = name_run(doc, i);
             if len >= 2 && (i..i + len).all(|k| gazetteer_at(doc, k).is_none()) {
                 let has_initial = (i..i + len).any(|k| is_initial(doc, k));
                 let after = doc.gap_after(i + len - 1);
@@ -257,7 +293,12 @@ pub fn add_coreferences(doc: &Document<'_>, spans: Vec<EntitySpan>) -> Vec<Entit
     let lex = Lexicon::get();
     let mut names: HashSet<Vec<&str>> = HashSet::new();
     for s in spans.iter().filter(|s| s.kind == EntityKind::Person) {
-        let parts: Vec<&str> = doc.words.iter().filter(|w| w.start >= s.start && w.end <= s.end).map(|w| w.text).collect();
+        let parts: Vec<&str> = doc
+            .words
+            .iter()
+            .filter(|w| w.start >= s.start && w.end <= s.end)
+            .map(|w| w.text)
+            .collect();
         for k in 0..parts.len() {
             let suffix = parts[k..].to_vec();
             // a lone initial or particle is no name

@@ -38,7 +38,9 @@ fn dateline_line(line: &str) -> bool {
     let place_words = words_of(place);
     let source_words = words_of(source);
     (1..=3).contains(&place_words.len())
-        && place_words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase))
+        && place_words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
         && (1..=3).contains(&source_words.len())
         && source_words.iter().any(|w| w.chars().any(char::is_uppercase))
 }
@@ -46,9 +48,10 @@ fn dateline_line(line: &str) -> bool {
 /// "MEXICO CITY – …", "JAKARTA, KOMPAS.com – …", "Washington, Antara – …": the prefix before
 /// the dash at the start of the body.
 fn dateline_prefix(line: &str) -> Option<&str> {
-    let (cut, _) = line.char_indices().take(70).find(|&(i, c)| {
-        DASHES.contains(&c) && line[..i].ends_with(' ') && line[i + c.len_utf8()..].starts_with(' ')
-    })?;
+    let (cut, _) = line
+        .char_indices()
+        .take(70)
+        .find(|&(i, c)| DASHES.contains(&c) && line[..i].ends_with(' ') && line[i + c.len_utf8()..].starts_with(' '))?;
     let prefix = line[..cut].trim();
     let place = prefix.split([',', '(']).next().unwrap_or("");
     let place_words = words_of(place);
@@ -56,7 +59,9 @@ fn dateline_prefix(line: &str) -> Option<&str> {
         return None;
     }
     let all_caps = place_words.iter().all(|w| !w.chars().any(char::is_lowercase));
-    let capitalised = place_words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    let capitalised = place_words
+        .iter()
+        .all(|w| w.chars().next().is_some_and(char::is_uppercase));
     let has_source = prefix.len() > place.len();
     (all_caps || (capitalised && has_source)).then_some(prefix)
 }
@@ -68,7 +73,10 @@ fn headline(line: &str) -> bool {
         return false;
     }
     let long: Vec<&&str> = w.iter().filter(|x| x.chars().count() >= 4).collect();
-    let caps = long.iter().filter(|x| x.chars().next().is_some_and(char::is_uppercase)).count();
+    let caps = long
+        .iter()
+        .filter(|x| x.chars().next().is_some_and(char::is_uppercase))
+        .count();
     let mostly_caps = !long.is_empty() && caps * 10 >= long.len() * 6;
     !line.ends_with(['.', '!', '?', ',', ';']) || (mostly_caps && w.len() <= 15)
 }
@@ -110,23 +118,47 @@ mod tests {
     #[test]
     fn headline_then_body() {
         let (t, d) = layout("Menteri Blinken Mengadakan Pembicaraan tentang Migrasi di Amerika Latin.\n\nMenteri Luar Negeri tiba pada hari Selasa sebagai bagian dari kunjungan.");
-        assert_eq!(t, "Menteri Blinken Mengadakan Pembicaraan tentang Migrasi di Amerika Latin.");
+        assert_eq!(
+            t,
+            "Menteri Blinken Mengadakan Pembicaraan tentang Migrasi di Amerika Latin."
+        );
         assert_eq!(d, "");
     }
 
     #[test]
     fn datelines() {
-        assert_eq!(layout("MEXICO CITY – Meksiko dan Amerika Serikat sepakat.").1, "MEXICO CITY");
-        assert_eq!(layout("JAKARTA, KOMPAS.com – Pemerintah menyatakan hal itu.").1, "JAKARTA, KOMPAS.com");
-        assert_eq!(layout("Washington, Antara – Pemerintah menyatakan hal itu.").1, "Washington, Antara");
-        assert_eq!(layout("Washington, Infomalangraya.com\nPertemuan penting akan segera diadakan.").1, "Washington, Infomalangraya.com");
-        assert_eq!(layout("Washington, Infomalangraya.com\nPertemuan penting akan segera diadakan.").0, "");
-        assert_eq!(layout("Judul Berita Besar\nJAKARTA (ANTARA) - Isi berita.").1, "JAKARTA (ANTARA)");
+        assert_eq!(
+            layout("MEXICO CITY – Meksiko dan Amerika Serikat sepakat.").1,
+            "MEXICO CITY"
+        );
+        assert_eq!(
+            layout("JAKARTA, KOMPAS.com – Pemerintah menyatakan hal itu.").1,
+            "JAKARTA, KOMPAS.com"
+        );
+        assert_eq!(
+            layout("Washington, Antara – Pemerintah menyatakan hal itu.").1,
+            "Washington, Antara"
+        );
+        assert_eq!(
+            layout("Washington, Infomalangraya.com\nPertemuan penting akan segera diadakan.").1,
+            "Washington, Infomalangraya.com"
+        );
+        assert_eq!(
+            layout("Washington, Infomalangraya.com\nPertemuan penting akan segera diadakan.").0,
+            ""
+        );
+        assert_eq!(
+            layout("Judul Berita Besar\nJAKARTA (ANTARA) - Isi berita.").1,
+            "JAKARTA (ANTARA)"
+        );
     }
 
     #[test]
     fn plain_sentences_are_neither() {
-        assert_eq!(layout("Harga naik lagi - kata pedagang di pasar yang ramai itu."), (String::new(), String::new()));
+        assert_eq!(
+            layout("Harga naik lagi - kata pedagang di pasar yang ramai itu."),
+            (String::new(), String::new())
+        );
         assert_eq!(layout("Satu kalimat saja tanpa judul."), (String::new(), String::new()));
     }
 }

@@ -14,7 +14,9 @@ const UNITS: &str = include_str!("../../data/lexicon/units.txt");
 const NON_NAMES: &str = include_str!("../../data/lexicon/non_name_capitalized.txt");
 
 fn entries(list: &str) -> impl Iterator<Item = &str> {
-    list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
 /// Words of a phrase as the tokenizer sees them.
@@ -41,41 +43,188 @@ pub struct Lexicon {
 
 /// Words that mark a capitalised span as an organisation.
 pub const ORG_HEADS: &[&str] = &[
-    "Kementerian", "Kemenkes", "Badan", "Komisi", "Dewan", "Majelis", "Mahkamah", "Pengadilan", "Kejaksaan", "Kepolisian",
-    "Polda", "Polres", "Universitas", "Institut", "Lembaga", "Yayasan", "Partai", "Bank", "Kantor", "Departemen",
-    "Direktorat", "Angkatan", "Tentara", "Pasukan", "Satuan", "Korps", "Komando", "Perusahaan", "PT", "Koalisi",
-    "Organisasi", "Asosiasi", "Serikat", "Gerakan", "Front", "Sekretariat", "Ministry", "Department", "Agency", "Council",
-    "Commission", "Court", "University", "Institute", "Party", "Bureau", "Office", "Organization", "Organisation",
-    "Association", "Corporation", "Company", "Group", "Foundation", "Forces", "Army", "Navy", "Command", "Committee",
-    "Union", "Authority", "Service", "Guard", "Coalition", "Network", "Center", "Centre", "Fund", "Program", "Programme",
+    "Kementerian",
+    "Kemenkes",
+    "Badan",
+    "Komisi",
+    "Dewan",
+    "Majelis",
+    "Mahkamah",
+    "Pengadilan",
+    "Kejaksaan",
+    "Kepolisian",
+    "Polda",
+    "Polres",
+    "Universitas",
+    "Institut",
+    "Lembaga",
+    "Yayasan",
+    "Partai",
+    "Bank",
+    "Kantor",
+    "Departemen",
+    "Direktorat",
+    "Angkatan",
+    "Tentara",
+    "Pasukan",
+    "Satuan",
+    "Korps",
+    "Komando",
+    "Perusahaan",
+    "PT",
+    "Koalisi",
+    "Organisasi",
+    "Asosiasi",
+    "Serikat",
+    "Gerakan",
+    "Front",
+    "Sekretariat",
+    "Ministry",
+    "Department",
+    "Agency",
+    "Council",
+    "Commission",
+    "Court",
+    "University",
+    "Institute",
+    "Party",
+    "Bureau",
+    "Office",
+    "Organization",
+    "Organisation",
+    "Association",
+    "Corporation",
+    "Company",
+    "Group",
+    "Foundation",
+    "Forces",
+    "Army",
+    "Navy",
+    "Command",
+    "Committee",
+    "Union",
+    "Authority",
+    "Service",
+    "Guard",
+    "Coalition",
+    "Network",
+    "Center",
+    "Centre",
+    "Fund",
+    "Program",
+    "Programme",
 ];
 
 /// Words that mark a capitalised span as a place.
 pub const PLACE_HEADS: &[&str] = &[
-    "Kota", "Kabupaten", "Provinsi", "Pulau", "Kepulauan", "Laut", "Selat", "Teluk", "Gunung", "Sungai", "Danau", "Desa",
-    "Kecamatan", "Kampung", "Istana", "Bandara", "Pelabuhan", "Jalan", "Jl", "City", "Island", "Islands", "Sea", "River",
-    "Mount", "Lake", "Province", "State", "County", "Port", "Airport", "Palace", "Street", "Valley", "Bay", "Gulf",
-    "Strait", "Desert",
+    "Kota",
+    "Kabupaten",
+    "Provinsi",
+    "Pulau",
+    "Kepulauan",
+    "Laut",
+    "Selat",
+    "Teluk",
+    "Gunung",
+    "Sungai",
+    "Danau",
+    "Desa",
+    "Kecamatan",
+    "Kampung",
+    "Istana",
+    "Bandara",
+    "Pelabuhan",
+    "Jalan",
+    "Jl",
+    "City",
+    "Island",
+    "Islands",
+    "Sea",
+    "River",
+    "Mount",
+    "Lake",
+    "Province",
+    "State",
+    "County",
+    "Port",
+    "Airport",
+    "Palace",
+    "Street",
+    "Valley",
+    "Bay",
+    "Gulf",
+    "Strait",
+    "Desert",
 ];
 
 const MONTHS: &[(&str, u32)] = &[
-    ("januari", 1), ("january", 1), ("jan", 1), ("februari", 2), ("pebruari", 2), ("february", 2), ("feb", 2),
-    ("maret", 3), ("march", 3), ("mar", 3), ("april", 4), ("apr", 4), ("mei", 5), ("may", 5), ("juni", 6),
-    ("june", 6), ("jun", 6), ("juli", 7), ("july", 7), ("jul", 7), ("agustus", 8), ("august", 8), ("agu", 8),
-    ("agt", 8), ("aug", 8), ("september", 9), ("sept", 9), ("sep", 9), ("oktober", 10), ("october", 10),
-    ("okt", 10), ("oct", 10), ("november", 11), ("nopember", 11), ("nov", 11), ("desember", 12), ("december", 12),
-    ("des", 12), ("dec", 12),
+    ("januari", 1),
+    ("january", 1),
+    ("jan", 1),
+    ("februari", 2),
+    ("pebruari", 2),
+    ("february", 2),
+    ("feb", 2),
+    ("maret", 3),
+    ("march", 3),
+    ("mar", 3),
+    ("april", 4),
+    ("apr", 4),
+    ("mei", 5),
+    ("may", 5),
+    ("juni", 6),
+    ("june", 6),
+    ("jun", 6),
+    ("juli", 7),
+    ("july", 7),
+    ("jul", 7),
+    ("agustus", 8),
+    ("august", 8),
+    ("agu", 8),
+    ("agt", 8),
+    ("aug", 8),
+    ("september", 9),
+    ("sept", 9),
+    ("sep", 9),
+    ("oktober", 10),
+    ("october", 10),
+    ("okt", 10),
+    ("oct", 10),
+    ("november", 11),
+    ("nopember", 11),
+    ("nov", 11),
+    ("desember", 12),
+    ("december", 12),
+    ("des", 12),
+    ("dec", 12),
 ];
 
 const DAYS: &[&str] = &[
-    "senin", "selasa", "rabu", "kamis", "jumat", "jum'at", "sabtu", "minggu", "ahad", "monday", "tuesday", "wednesday",
-    "thursday", "friday", "saturday", "sunday",
+    "senin",
+    "selasa",
+    "rabu",
+    "kamis",
+    "jumat",
+    "jum'at",
+    "sabtu",
+    "minggu",
+    "ahad",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 impl Lexicon {
     fn build() -> Lexicon {
         let mut names = HashMap::new();
-        for (list, default) in [(LOCATIONS, EntityKind::Location), (ORGANIZATIONS, EntityKind::Organization)] {
+        for (list, default) in [
+            (LOCATIONS, EntityKind::Location),
+            (ORGANIZATIONS, EntityKind::Organization),
+        ] {
             for line in entries(list) {
                 let name = line.split('\t').next().unwrap_or("").trim();
                 let key = phrase_words(name);
@@ -119,7 +268,10 @@ impl Lexicon {
     /// A capitalised word that is never part of a name (sentence-initial function words etc.).
     pub fn is_non_name(&self, word: &str) -> bool {
         let lower = word.to_lowercase();
-        is_stopword(&lower) || self.non_names.contains(&lower) || self.days.contains(lower.as_str()) || self.months.contains_key(lower.as_str())
+        is_stopword(&lower)
+            || self.non_names.contains(&lower)
+            || self.days.contains(lower.as_str())
+            || self.months.contains_key(lower.as_str())
     }
 
     pub fn month(&self, word: &str) -> Option<u32> {
@@ -128,7 +280,10 @@ impl Lexicon {
 
     /// A month written in full ("Mei", "Desember"), not an abbreviation like "Des".
     pub fn is_full_month(&self, word: &str) -> bool {
-        const SHORT: &[&str] = &["jan", "feb", "mar", "apr", "jun", "jul", "agu", "agt", "aug", "sep", "sept", "okt", "oct", "nov", "des", "dec"];
+        const SHORT: &[&str] = &[
+            "jan", "feb", "mar", "apr", "jun", "jul", "agu", "agt", "aug", "sep", "sept", "okt", "oct", "nov", "des",
+            "dec",
+        ];
         let lower = word.to_lowercase();
         self.months.contains_key(lower.as_str()) && !SHORT.contains(&lower.as_str())
     }

@@ -224,34 +224,97 @@ impl Extractor {
     }
 }
 
-/// The article's most characteristic terms: sublinear term frequency × IDF, best first,
-/// weights scaled so the best is 1.
-pub fn keywords(text: &str, title: &str, idf: Option<&Vectorizer>, max: usize) -> Vec<Keyword> {
-    let mut terms = Vec::new();
-    analyze(&crate::corpus::join_title(title, text), true, &mut terms);
-    let mut tf: HashMap<String, u32> = HashMap::new();
-    for t in terms {
-        if t.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
-            *tf.entry(t).or_insert(0) += 1;
+/// Weekdays and months say when, not what: no keyword contains one.
+fn calendar_word(term: &str) -> bool {
+    let lex = Lexicon::get();
+    term.split(' ').any(|w| lex.is_day(w) || lex.is_full_month(w))
+}
+
+/// A recurring phrase ("gugus tugas") nearly as strong as its best word stands in for its
+/// words: it takes the best word's weight and the words leave the list. Other phrases go.
+fn prefer_phrases(scored: Vec<(String, f64, bool)>) -> Vec<(String, f64)> {
+    let single: HashMap<&str, f64> = scored
+        .iter()
+        .filter(|(t, _, _)| !t.contains(' '))
+        .map(|(t, w, _)| (t.as_str(), *w))
+        .collect();
+    let mut phrases: Vec<&(String, f64, bool)> = scored.iter().filter(|(t, _, c)| t.contains(' ') && *c).collect();
+    phrases.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut consumed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for (phrase, w, _) in phrases {
+        let parts: Vec<&str> = phrase.split(' ').collect();
+        if parts.iter().any(|p| consumed.contains(p)) {
+            continue;
+        }
+        let best = parts
+            .iter()
+            .filter_map(|p| single.get(p))
+            .fold(0.0f64, |a, b| a.max(*b));
+        if best > 0.0 && *w >= 0.6 * best {
+            consumed.extend(parts.iter().copied());
+            out.push((phrase.clone(), best.max(*w)));
         }
     }
-    let mut scored: Vec<(String, f64)> = tf
-        .into_iter()
-        .map(|(t, n)| {
-            let w = idf.map_or(1.0, |v| v.term_idf(&t).unwrap_or_else(|| v.unseen_idf())) as f64;
-            let score = (1.0 + (n as f64).ln()) * w;
-            (t, score)
-        })
-        .collect();
+    out.extend(
+        scored
+            .iter()
+            .filter(|(t, _, _)| !t.contains(' ') && !consumed.contains(t.as_str()))
+            .map(|(t, w, _)| (t.clone(), *w)),
+    );
+    out
+}
+
+/// The article's most characteristic terms. With a model's vectorizer: its TF-IDF features
+/// (words and phrases such as "perdagangan manusia") by weight, a term skipped when its words
+/// are all covered by better ones. Without: sublinear term frequency of single words.
+/// Weights are scaled so the best is 1.
+pub fn keywords(text: &str, title: &str, idf: Option<&Vectorizer>, max: usize) -> Vec<Keyword> {
+    let full = crate::corpus::join_title(title, text);
+    // (term, weight, is a phrase that recurs in the article and in training)
+    let scored: Vec<(String, f64, bool)> = match idf {
+        Some(v) => v
+            .counts(&full)
+            .into_iter()
+            .filter_map(|(f, n)| {
+                let name = v.feature_name(f as usize)?;
+                let w = (1.0 + (n as f64).ln()) * v.idf(f as usize)? as f64;
+                let collocation = n >= 2.0 && v.document_frequency(f as usize)? >= 2;
+                Some((name, w, collocation))
+            })
+            .filter(|(n, _, _)| n.chars().filter(|c| c.is_alphabetic()).count() >= 3 && !calendar_word(n))
+            .collect(),
+        None => {
+            let mut terms = Vec::new();
+            analyze(&full, true, &mut terms);
+            let mut tf: HashMap<String, u32> = HashMap::new();
+            for t in terms {
+                if t.chars().filter(|c| c.is_alphabetic()).count() >= 3 && !calendar_word(&t) {
+                    *tf.entry(t).or_insert(0) += 1;
+                }
+            }
+            tf.into_iter().map(|(t, n)| (t, 1.0 + (n as f64).ln(), false)).collect()
+        }
+    };
+    let mut scored = prefer_phrases(scored);
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    scored.truncate(max);
-    let top = scored.first().map_or(1.0, |s| s.1).max(f64::MIN_POSITIVE);
-    scored
+    let mut chosen: Vec<(String, f64)> = Vec::with_capacity(max);
+    let mut covered: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for (term, w) in scored {
+        if chosen.len() >= max {
+            break;
+        }
+        let words: Vec<&str> = term.split(' ').collect();
+        if words.iter().all(|x| covered.contains(*x)) {
+            continue;
+        }
+        covered.extend(words.iter().map(|x| x.to_string()));
+        chosen.push((term, w));
+    }
+    let top = chosen.first().map_or(1.0, |s| s.1).max(f64::MIN_POSITIVE);
+    chosen
         .into_iter()
-        .map(|(term, s)| Keyword {
-            term,
-            weight: s / top,
-        })
+        .map(|(term, s)| Keyword { term, weight: s / top })
         .collect()
 }
 
@@ -271,7 +334,13 @@ mod tests {
 
     #[test]
     fn overlaps_resolve_longest_then_priority() {
-        let got = resolve_overlaps(vec![span(0, 5, 1), span(0, 10, 0), span(8, 12, 9), span(20, 25, 1), span(20, 25, 2)]);
+        let got = resolve_overlaps(vec![
+            span(0, 5, 1),
+            span(0, 10, 0),
+            span(8, 12, 9),
+            span(20, 25, 1),
+            span(20, 25, 2),
+        ]);
         assert_eq!(got, vec![span(0, 10, 0), span(20, 25, 2)]);
     }
 
@@ -286,7 +355,21 @@ mod tests {
     #[test]
     fn empty_and_odd_text_extracts_nothing_and_never_panics() {
         let x = Extractor::default();
-        for text in ["", " ", "“", "\"", "”“", "8/6/", "1,5,", "Rp", "—", "Mr.", "(8/", "\u{0}\u{feff}", "ﬀ ß İ"] {
+        for text in [
+            "",
+            " ",
+            "“",
+            "\"",
+            "”“",
+            "8/6/",
+            "1,5,",
+            "Rp",
+            "—",
+            "Mr.",
+            "(8/",
+            "\u{0}\u{feff}",
+            "ﬀ ß İ",
+        ] {
             let e = x.extract("i", "", text, None);
             assert_eq!(e.id, "i");
             for ent in &e.entities {

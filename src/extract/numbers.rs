@@ -22,7 +22,10 @@ pub struct QuantitySpan {
 /// ("250,000", "1.5"). A lone separator followed by exactly three digits groups thousands; a
 /// separator that repeats groups thousands; with both, the last one is the decimal mark.
 pub fn parse_number(s: &str) -> Option<f64> {
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') || !s.starts_with(|c: char| c.is_ascii_digit()) {
+    if s.is_empty()
+        || !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        || !s.starts_with(|c: char| c.is_ascii_digit())
+    {
         return None;
     }
     let dots = s.matches('.').count();
@@ -139,7 +142,11 @@ pub fn dates(doc: &Document<'_>) -> Vec<DateSpan> {
                 }
             } else if matches!(doc.gap_after(i).trim(), "," | "") {
                 if let Some(d) = w.get(i + 1).and_then(|x| small(x.text, 31)) {
-                    if let Some(m) = w.get(i + 2).and_then(|x| lex.month(x.text)).filter(|_| same_clause(i + 1)) {
+                    if let Some(m) = w
+                        .get(i + 2)
+                        .and_then(|x| lex.month(x.text))
+                        .filter(|_| same_clause(i + 1))
+                    {
                         let y = w.get(i + 3).and_then(|x| year(x.text)).filter(|_| same_clause(i + 2));
                         let used = if y.is_some() { 3 } else { 2 };
                         end = w[i + used].end;
@@ -161,7 +168,11 @@ pub fn dates(doc: &Document<'_>) -> Vec<DateSpan> {
             let before = doc.gap_before(i);
             let parenthesised = before.ends_with('(') && doc.text[e..].starts_with(')');
             if parenthesised || y.is_some() {
-                let (start, end) = if parenthesised { (word.start - 1, e + 1) } else { (word.start, e) };
+                let (start, end) = if parenthesised {
+                    (word.start - 1, e + 1)
+                } else {
+                    (word.start, e)
+                };
                 out.push(DateSpan {
                     start,
                     end,
@@ -173,7 +184,12 @@ pub fn dates(doc: &Document<'_>) -> Vec<DateSpan> {
         }
         // 20 Januari (2021)
         if let Some(d) = small(word.text, 31) {
-            if let Some(m) = w.get(i + 1).filter(|x| x.is_capitalized()).and_then(|x| lex.month(x.text)).filter(|_| same_clause(i)) {
+            if let Some(m) = w
+                .get(i + 1)
+                .filter(|x| x.is_capitalized())
+                .and_then(|x| lex.month(x.text))
+                .filter(|_| same_clause(i))
+            {
                 let y = w.get(i + 2).and_then(|x| year(x.text)).filter(|_| same_clause(i + 1));
                 let used = if y.is_some() { 3 } else { 2 };
                 out.push(DateSpan {
@@ -188,9 +204,14 @@ pub fn dates(doc: &Document<'_>) -> Vec<DateSpan> {
         // Januari 20, 2021 / Maret 2024 / Desember (full month names only when alone)
         if word.is_capitalized() {
             if let Some(m) = lex.month(word.text) {
-                let next = w.get(i + 1).filter(|_| same_clause(i) || doc.gap_after(i).trim() == ",");
+                let next = w
+                    .get(i + 1)
+                    .filter(|_| same_clause(i) || doc.gap_after(i).trim() == ",");
                 if let Some(d) = next.and_then(|x| small(x.text, 31)).filter(|_| same_clause(i)) {
-                    let y = w.get(i + 2).and_then(|x| year(x.text)).filter(|_| matches!(doc.gap_after(i + 1).trim(), "," | ""));
+                    let y = w
+                        .get(i + 2)
+                        .and_then(|x| year(x.text))
+                        .filter(|_| matches!(doc.gap_after(i + 1).trim(), "," | ""));
                     let used = if y.is_some() { 3 } else { 2 };
                     out.push(DateSpan {
                         start: word.start,
@@ -222,8 +243,12 @@ pub fn dates(doc: &Document<'_>) -> Vec<DateSpan> {
         }
         // A year on its own: 4 digits, not a count of something ("2000 migran")
         if let Some(y) = year(word.text) {
-            let counted = w.get(i + 1).is_some_and(|x| same_clause(i) && lex.units.contains(&x.text.to_lowercase()));
-            let in_number = doc.gap_after(i).starts_with([',', '.', '/']) && w.get(i + 1).is_some_and(|x| is_digits(x.text)) && same_clause(i);
+            let counted = w
+                .get(i + 1)
+                .is_some_and(|x| same_clause(i) && lex.units.contains(&x.text.to_lowercase()));
+            let in_number = doc.gap_after(i).starts_with([',', '.', '/'])
+                && w.get(i + 1).is_some_and(|x| is_digits(x.text))
+                && same_clause(i);
             if !counted && !in_number {
                 out.push(DateSpan {
                     start: word.start,
@@ -265,7 +290,11 @@ pub fn quantities(doc: &Document<'_>, dates: &[DateSpan]) -> Vec<QuantitySpan> {
                 .checked_sub(1)
                 .filter(|&p| tight.len() <= 2 && w[p].text == "US")
                 .map_or(word.start - before.trim_start().len(), |p| w[p].start);
-            unit = if tight.ends_with('€') { "euro".into() } else { "dolar".into() };
+            unit = if tight.ends_with('€') {
+                "euro".into()
+            } else {
+                "dolar".into()
+            };
         } else if i > 0 && before.trim().is_empty() {
             if let Some(c) = currency(w[i - 1].text) {
                 start = w[i - 1].start;
@@ -286,7 +315,11 @@ pub fn quantities(doc: &Document<'_>, dates: &[DateSpan]) -> Vec<QuantitySpan> {
                 end = w[j].end;
                 j += 1;
             }
-            if unit.is_empty() || w.get(j).is_some_and(|x| currency(x.text).is_none() && ["dolar", "dollar", "rupiah", "euro", "peso"].contains(&x.text)) {
+            if unit.is_empty()
+                || w.get(j).is_some_and(|x| {
+                    currency(x.text).is_none() && ["dolar", "dollar", "rupiah", "euro", "peso"].contains(&x.text)
+                })
+            {
                 if let Some(x) = w.get(j).filter(|_| plain_gap(j - 1)) {
                     let lower = x.text.to_lowercase();
                     let noun = !x.is_capitalized()
@@ -300,7 +333,12 @@ pub fn quantities(doc: &Document<'_>, dates: &[DateSpan]) -> Vec<QuantitySpan> {
                 }
             }
         }
-        out.push(QuantitySpan { start, end, value, unit });
+        out.push(QuantitySpan {
+            start,
+            end,
+            value,
+            unit,
+        });
         i += 1;
         while i < w.len() && w[i].end <= end {
             i += 1;
@@ -331,7 +369,10 @@ mod tests {
     fn quantity_list(text: &str) -> Vec<(String, f64, String)> {
         let doc = Document::new(text);
         let d = dates(&doc);
-        quantities(&doc, &d).into_iter().map(|q| (text[q.start..q.end].to_string(), q.value, q.unit)).collect()
+        quantities(&doc, &d)
+            .into_iter()
+            .map(|q| (text[q.start..q.end].to_string(), q.value, q.unit))
+            .collect()
     }
 
     #[test]
@@ -348,7 +389,10 @@ mod tests {
 
     fn date_list(text: &str) -> Vec<(String, String)> {
         let doc = Document::new(text);
-        dates(&doc).into_iter().map(|d| (text[d.start..d.end].to_string(), d.normalized)).collect()
+        dates(&doc)
+            .into_iter()
+            .map(|d| (text[d.start..d.end].to_string(), d.normalized))
+            .collect()
     }
 
     #[test]
@@ -363,9 +407,20 @@ mod tests {
                 ("2022".into(), "2022".into()),
             ]
         );
-        let d = date_list("On January 20, 2021 and 12 Maret 2024, in Maret 2024, pada akhir Desember, Kamis, 3 Oktober 2024.");
+        let d = date_list(
+            "On January 20, 2021 and 12 Maret 2024, in Maret 2024, pada akhir Desember, Kamis, 3 Oktober 2024.",
+        );
         let texts: Vec<&str> = d.iter().map(|x| x.0.as_str()).collect();
-        assert_eq!(texts, ["January 20, 2021", "12 Maret 2024", "Maret 2024", "Desember", "Kamis, 3 Oktober 2024"]);
+        assert_eq!(
+            texts,
+            [
+                "January 20, 2021",
+                "12 Maret 2024",
+                "Maret 2024",
+                "Desember",
+                "Kamis, 3 Oktober 2024"
+            ]
+        );
         assert_eq!(d[0].1, "2021-01-20");
         assert_eq!(d[2].1, "2024-03");
         assert_eq!(d[4].1, "2024-10-03");

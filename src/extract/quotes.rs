@@ -86,7 +86,9 @@ pub fn find(doc: &Document<'_>, entities: &[EntitySpan]) -> Vec<QuoteSpan> {
                     } else {
                         // "ujar X, …" / "said X." : the phrase up to the next punctuation
                         let from = w.end;
-                        let stop = doc.text[from..].find(['.', ',', ';', '\n', '“', '"']).map_or(doc.text.len(), |k| from + k);
+                        let stop = doc.text[from..]
+                            .find(['.', ',', ';', '\n', '“', '"'])
+                            .map_or(doc.text.len(), |k| from + k);
                         let phrase = clean_phrase(&doc.text[from..stop]);
                         if !phrase.is_empty() && phrase.split_whitespace().count() <= 8 {
                             speaker = phrase;
@@ -111,7 +113,8 @@ pub fn find(doc: &Document<'_>, entities: &[EntitySpan]) -> Vec<QuoteSpan> {
                 if let Some(v) = verb {
                     let (s_start, v_start) = (doc.words[s0].start, doc.words[v].start);
                     let in_range = |e: &&EntitySpan| e.start >= s_start && e.end <= v_start;
-                    let menurut = doc.words[v].text.eq_ignore_ascii_case("menurut") || doc.words[v].text.starts_with("Di");
+                    let menurut =
+                        doc.words[v].text.eq_ignore_ascii_case("menurut") || doc.words[v].text.starts_with("Di");
                     if menurut {
                         // "Menurut kantor kepresidenan Meksiko, …" / "Diungkapkan otoritas negara itu, …"
                         let from = doc.words[v].end;
@@ -120,9 +123,12 @@ pub fn find(doc: &Document<'_>, entities: &[EntitySpan]) -> Vec<QuoteSpan> {
                         if phrase.split_whitespace().count() <= 8 {
                             speaker = phrase;
                         }
-                    } else if let Some(e) = entities.iter().filter(in_range).filter(|e| e.kind == EntityKind::Person).next_back() {
+                    } else if let Some(e) = entities.iter().rfind(|e| in_range(e) && e.kind == EntityKind::Person) {
                         speaker = doc.text[e.start..e.end].to_string();
-                    } else if let Some(e) = entities.iter().find(|e| in_range(e) && (is_speaker_kind(&e.kind) || e.kind == EntityKind::Location)) {
+                    } else if let Some(e) = entities
+                        .iter()
+                        .find(|e| in_range(e) && (is_speaker_kind(&e.kind) || e.kind == EntityKind::Location))
+                    {
                         speaker = doc.text[e.start..e.end].to_string();
                     }
                 }
@@ -141,7 +147,12 @@ mod tests {
     use super::super::Extractor;
 
     fn quotes(text: &str) -> Vec<(String, String)> {
-        Extractor::default().extract("", "", text, None).quotes.into_iter().map(|q| (q.text, q.speaker)).collect()
+        Extractor::default()
+            .extract("", "", text, None)
+            .quotes
+            .into_iter()
+            .map(|q| (q.text, q.speaker))
+            .collect()
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub struct SparseRow<'a> {
 impl SparseRow<'_> {
     /// Iterate over `(column, value)` pairs.
     pub fn iter(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
-        self.indices.iter().map(|&j| j as usize).zip(self.values.iter().copied())
+        self.indices
+            .iter()
+            .map(|&j| j as usize)
+            .zip(self.values.iter().copied())
     }
 }
 

@@ -37,6 +37,10 @@ pub struct FeatureConfig {
     pub sublinear_tf: bool,
     /// Drop Indonesian and English stopwords before forming n-grams.
     pub remove_stopwords: bool,
+    /// News states its topic up front: n-grams starting among the first `lead_terms` terms
+    /// (title and lead) count `lead_weight` times. 0 turns this off.
+    pub lead_terms: usize,
+    pub lead_weight: f32,
 }
 
 impl Default for FeatureConfig {
@@ -44,11 +48,13 @@ impl Default for FeatureConfig {
         FeatureConfig {
             ngram_min: 1,
             ngram_max: 2,
-            min_df: 1,
+            min_df: 2,
             max_df: 1.0,
             max_features: None,
             sublinear_tf: true,
             remove_stopwords: true,
+            lead_terms: 40,
+            lead_weight: 3.0,
         }
     }
 }
@@ -62,7 +68,16 @@ impl FeatureConfig {
             )));
         }
         if !(self.max_df > 0.0 && self.max_df <= 1.0) {
-            return Err(FeatureError::Config(format!("max_df {} must be in (0, 1]", self.max_df)));
+            return Err(FeatureError::Config(format!(
+                "max_df {} must be in (0, 1]",
+                self.max_df
+            )));
+        }
+        if !(self.lead_weight.is_finite() && self.lead_weight >= 1.0 && self.lead_weight <= 100.0) {
+            return Err(FeatureError::Config(format!(
+                "lead_weight {} must be in [1, 100]",
+                self.lead_weight
+            )));
         }
         if self.max_features == Some(0) {
             return Err(FeatureError::Config("max_features must be at least 1".into()));
@@ -147,17 +162,22 @@ impl TryFrom<VectorizerData> for Vectorizer {
             )));
         }
         if let Some(w) = d.idf.iter().find(|w| !w.is_finite() || **w < 0.0) {
-            return Err(FeatureError::Corrupt(format!("IDF weight {w} is not a finite non-negative number")));
+            return Err(FeatureError::Corrupt(format!(
+                "IDF weight {w} is not a finite non-negative number"
+            )));
         }
         let nterms = d.terms.len() as u32;
         for key in &d.features {
             let n = key.iter().take_while(|&&t| t != NONE).count();
             if n == 0 || key[..n].iter().any(|&t| t >= nterms) || key[n..].iter().any(|&t| t != NONE) {
-                return Err(FeatureError::Corrupt(format!("feature {key:?} refers to unknown terms")));
+                return Err(FeatureError::Corrupt(format!(
+                    "feature {key:?} refers to unknown terms"
+                )));
             }
         }
         let term_index: HashMap<String, u32> = d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let feature_index: HashMap<NgramKey, u32> = d.features.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+        let feature_index: HashMap<NgramKey, u32> =
+            d.features.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
         if term_index.len() != d.terms.len() || feature_index.len() != d.features.len() {
             return Err(FeatureError::Corrupt("duplicate terms or features".into()));
         }
@@ -174,9 +194,9 @@ impl TryFrom<VectorizerData> for Vectorizer {
 }
 
 /// Visit the n-gram keys of a term-id sequence (`None` = out of vocabulary, breaks n-grams).
-fn for_each_ngram(ids: &[Option<u32>], min: usize, max: usize, mut f: impl FnMut(NgramKey)) {
+fn for_each_ngram(ids: &[Option<u32>], min: usize, max: usize, mut f: impl FnMut(usize, NgramKey)) {
     for n in min..=max {
-        for window in ids.windows(n) {
+        for (start, window) in ids.windows(n).enumerate() {
             let mut key = [NONE; MAX_NGRAM];
             let mut ok = true;
             for (slot, id) in key.iter_mut().zip(window) {
@@ -189,7 +209,7 @@ fn for_each_ngram(ids: &[Option<u32>], min: usize, max: usize, mut f: impl FnMut
                 }
             }
             if ok {
-                f(key);
+                f(start, key);
             }
         }
     }
@@ -217,7 +237,7 @@ impl Vectorizer {
                 })
                 .collect();
             seen.clear();
-            for_each_ngram(&ids, config.ngram_min, config.ngram_max, |k| {
+            for_each_ngram(&ids, config.ngram_min, config.ngram_max, |_, k| {
                 seen.insert(k);
             });
             for k in seen.drain() {
@@ -231,7 +251,11 @@ impl Vectorizer {
             .filter(|&(_, d)| d >= config.min_df && (config.max_df >= 1.0 || d <= max_df))
             .collect();
         let label = |k: &NgramKey| -> String {
-            k.iter().take_while(|&&t| t != NONE).map(|&t| names[t as usize].as_str()).collect::<Vec<_>>().join(" ")
+            k.iter()
+                .take_while(|&&t| t != NONE)
+                .map(|&t| names[t as usize].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         if let Some(cap) = config.max_features {
             if kept.len() > cap {
@@ -317,31 +341,56 @@ impl Vectorizer {
         ((1.0 + self.documents as f64).ln() + 1.0) as f32
     }
 
-    /// TF-IDF vector of one text, L2-normalised (all zeros when no feature occurs).
-    pub fn transform(&self, text: &str) -> SparseVec {
+    /// IDF weight of feature `id`.
+    pub fn idf(&self, id: usize) -> Option<f32> {
+        self.idf.get(id).copied()
+    }
+
+    /// Training documents that contained feature `id` (recovered from its IDF).
+    pub fn document_frequency(&self, id: usize) -> Option<u64> {
+        let idf = *self.idf.get(id)? as f64;
+        Some(
+            ((1.0 + self.documents as f64) / (idf - 1.0).exp() - 1.0)
+                .round()
+                .max(0.0) as u64,
+        )
+    }
+
+    /// Counts of the features in one text, sorted by feature id; occurrences in the lead
+    /// count `lead_weight` times.
+    pub fn counts(&self, text: &str) -> Vec<(u32, f32)> {
         let mut terms = Vec::new();
         analyze(text, self.config.remove_stopwords, &mut terms);
         let ids: Vec<Option<u32>> = terms.iter().map(|t| self.term_index.get(t.as_str()).copied()).collect();
-        let mut hits: Vec<u32> = Vec::with_capacity(ids.len() * 2);
-        for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |k| {
+        let mut hits: Vec<(u32, f32)> = Vec::with_capacity(ids.len() * 2);
+        let (lead, weight) = (self.config.lead_terms, self.config.lead_weight);
+        for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |start, k| {
             if let Some(&f) = self.feature_index.get(&k) {
-                hits.push(f);
+                hits.push((f, if start < lead { weight } else { 1.0 }));
             }
         });
-        hits.sort_unstable();
-        let mut out = SparseVec::default();
-        let mut i = 0;
-        while i < hits.len() {
-            let f = hits[i];
-            let mut j = i;
-            while j < hits.len() && hits[j] == f {
-                j += 1;
+        hits.sort_unstable_by_key(|h| h.0);
+        let mut out: Vec<(u32, f32)> = Vec::new();
+        for (f, w) in hits {
+            match out.last_mut() {
+                Some((g, n)) if *g == f => *n += w,
+                _ => out.push((f, w)),
             }
-            let tf = (j - i) as f32;
+        }
+        out
+    }
+
+    /// TF-IDF vector of one text, L2-normalised (all zeros when no feature occurs).
+    pub fn transform(&self, text: &str) -> SparseVec {
+        let counts = self.counts(text);
+        let mut out = SparseVec {
+            indices: Vec::with_capacity(counts.len()),
+            values: Vec::with_capacity(counts.len()),
+        };
+        for (f, tf) in counts {
             let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
             out.indices.push(f);
             out.values.push(tf * self.idf[f as usize]);
-            i = j;
         }
         let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
         if norm > 0.0 {
@@ -372,21 +421,33 @@ mod tests {
         assert_eq!(out, ["yang", "di"]);
     }
 
+    fn all() -> FeatureConfig {
+        FeatureConfig {
+            min_df: 1,
+            ..FeatureConfig::default()
+        }
+    }
+
     #[test]
     fn fit_builds_unigrams_and_bigrams_with_idf() {
-        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let v = Vectorizer::fit(all(), &docs()).unwrap();
         let names: Vec<String> = (0..v.len()).map(|i| v.feature_name(i).unwrap()).collect();
         assert!(names.contains(&"perdagangan manusia".to_string()));
         assert!(names.contains(&"migran".to_string()));
-        assert!(!names.iter().any(|n| n.split(' ').any(|t| t == "di")), "stopwords are gone: {names:?}");
+        assert!(
+            !names.iter().any(|n| n.split(' ').any(|t| t == "di")),
+            "stopwords are gone: {names:?}"
+        );
         // "migran" is in 2 of 3 docs, "pengungsi" in 1: rarer terms weigh more
         assert!(v.term_idf("pengungsi").unwrap() > v.term_idf("migran").unwrap());
         assert_eq!(v.term_idf("tidakada"), None);
+        let migran = (0..v.len()).find(|&i| v.feature_name(i).unwrap() == "migran").unwrap();
+        assert_eq!(v.document_frequency(migran), Some(2));
     }
 
     #[test]
     fn transform_is_l2_normalised_and_ignores_unknown_terms() {
-        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let v = Vectorizer::fit(all(), &docs()).unwrap();
         let x = v.transform("migran migran perbatasan xyzzy");
         let norm: f32 = x.values.iter().map(|a| a * a).sum();
         assert!((norm - 1.0).abs() < 1e-5);
@@ -406,14 +467,17 @@ mod tests {
         assert_eq!(names, ["migran", "perbatasan"]);
         let cfg = FeatureConfig {
             max_features: Some(1),
-            ..FeatureConfig::default()
+            ..all()
         };
         assert_eq!(Vectorizer::fit(cfg, &docs()).unwrap().len(), 1);
         let cfg = FeatureConfig {
             min_df: 9,
             ..FeatureConfig::default()
         };
-        assert_eq!(Vectorizer::fit(cfg, &docs()).unwrap_err(), FeatureError::EmptyVocabulary);
+        assert_eq!(
+            Vectorizer::fit(cfg, &docs()).unwrap_err(),
+            FeatureError::EmptyVocabulary
+        );
     }
 
     #[test]
@@ -438,9 +502,12 @@ mod tests {
 
     #[test]
     fn serde_round_trip_rebuilds_index() {
-        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        let v = Vectorizer::fit(all(), &docs()).unwrap();
         let bytes = postcard::to_allocvec(&v).unwrap();
         let back: Vectorizer = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(back.transform("migran di perbatasan"), v.transform("migran di perbatasan"));
+        assert_eq!(
+            back.transform("migran di perbatasan"),
+            v.transform("migran di perbatasan")
+        );
     }
 }

@@ -223,12 +223,19 @@ impl TryFrom<TopicModelData> for TopicModel {
 
 /// FNV-1a, 64 bit: a stable content hash with no dependency.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl TopicModel {
     /// Assemble and check a model.
-    pub fn new(labels: Vec<String>, vectorizer: Vectorizer, classifier: Classifier, meta: ModelMeta) -> Result<Self, String> {
+    pub fn new(
+        labels: Vec<String>,
+        vectorizer: Vectorizer,
+        classifier: Classifier,
+        meta: ModelMeta,
+    ) -> Result<Self, String> {
         classifier.validate()?;
         if labels.len() < 2 {
             return Err(format!("a model needs at least 2 labels, found {}", labels.len()));
@@ -237,10 +244,18 @@ impl TopicModel {
             return Err("labels must be unique and non-empty".into());
         }
         if classifier.classes() != labels.len() {
-            return Err(format!("classifier has {} classes for {} labels", classifier.classes(), labels.len()));
+            return Err(format!(
+                "classifier has {} classes for {} labels",
+                classifier.classes(),
+                labels.len()
+            ));
         }
         if classifier.features() != vectorizer.len() {
-            return Err(format!("classifier has {} features, vectorizer {}", classifier.features(), vectorizer.len()));
+            return Err(format!(
+                "classifier has {} features, vectorizer {}",
+                classifier.features(),
+                vectorizer.len()
+            ));
         }
         let body = postcard::to_allocvec(&(&labels, &vectorizer, &classifier)).map_err(|e| e.to_string())?;
         let version = format!("{:016x}", fnv1a(&body));
@@ -316,7 +331,12 @@ pub struct Example {
 
 /// Fit a topic model on labelled texts (no cross-validation; see [`crate::eval`]).
 pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, ModelError> {
-    let labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let labels: Vec<String> = examples
+        .iter()
+        .map(|e| e.label.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if labels.len() < 2 {
         return Err(ModelError::Data(format!(
             "training needs at least 2 distinct labels, found {}",
@@ -324,7 +344,13 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         )));
     }
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let started = std::time::Instant::now();
     let vectorizer = Vectorizer::fit(config.features.clone(), &texts)?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        features = vectorizer.len(),
+        "vectorizer fitted"
+    );
     let mut records = SparseMatrix::new(vectorizer.len());
     for t in &texts {
         records.push(&vectorizer.transform(t));
@@ -334,9 +360,12 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         .map(|e| labels.binary_search(&e.label).unwrap_or(0))
         .collect();
     let dataset = DatasetBase::new(records, targets);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "features computed");
     let classifier = match config.algorithm {
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c).fit(&dataset)?),
-        Algorithm::ComplementNb => Classifier::ComplementNb(ComplementNbParams::default().alpha(config.alpha).fit(&dataset)?),
+        Algorithm::ComplementNb => {
+            Classifier::ComplementNb(ComplementNbParams::default().alpha(config.alpha).fit(&dataset)?)
+        }
     };
     let meta = ModelMeta {
         trained_at_unix: std::time::SystemTime::now()

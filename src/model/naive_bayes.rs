@@ -36,7 +36,10 @@ impl ParamGuard for ComplementNbParams {
 
     fn check_ref(&self) -> Result<&ComplementNbValidParams, ModelError> {
         if !(self.0.alpha.is_finite() && self.0.alpha > 0.0) {
-            return Err(ModelError::Params(format!("alpha must be a positive number, got {}", self.0.alpha)));
+            return Err(ModelError::Params(format!(
+                "alpha must be a positive number, got {}",
+                self.0.alpha
+            )));
         }
         Ok(&self.0)
     }

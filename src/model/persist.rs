@@ -70,9 +70,7 @@ impl TopicModel {
             path: path.to_path_buf(),
             source,
         };
-        let bytes = self
-            .to_bytes()
-            .map_err(|e| write_err(std::io::Error::other(e)))?;
+        let bytes = self.to_bytes().map_err(|e| write_err(std::io::Error::other(e)))?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -132,7 +130,9 @@ mod tests {
         forged[10..HEADER].copy_from_slice(&fnv1a(&body).to_le_bytes());
         forged.extend_from_slice(&body);
         assert!(err(&forged).contains("cannot be decoded"));
-        let missing = TopicModel::load(Path::new("/nonexistent/m.warta")).unwrap_err().to_string();
+        let missing = TopicModel::load(Path::new("/nonexistent/m.warta"))
+            .unwrap_err()
+            .to_string();
         assert!(missing.starts_with("cannot read model file /nonexistent/m.warta"));
         for e in [err(b""), err(&flipped), missing] {
             assert!(!e.contains('\n'), "one line: {e}");

@@ -27,7 +27,7 @@ impl Default for SoftmaxParams {
         SoftmaxParams(SoftmaxValidParams {
             c: 10.0,
             max_iter: 300,
-            tolerance: 1e-6,
+            tolerance: 1e-5,
         })
     }
 }
@@ -63,7 +63,10 @@ impl ParamGuard for SoftmaxParams {
             return Err(ModelError::Params("max_iter must be at least 1".into()));
         }
         if !(p.tolerance.is_finite() && p.tolerance > 0.0) {
-            return Err(ModelError::Params(format!("tolerance must be positive, got {}", p.tolerance)));
+            return Err(ModelError::Params(format!(
+                "tolerance must be positive, got {}",
+                p.tolerance
+            )));
         }
         Ok(p)
     }
@@ -182,7 +185,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Minimise a smooth convex function with L-BFGS and a backtracking (Armijo) line search.
 fn lbfgs(theta: &mut [f64], max_iter: usize, tol: f64, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) -> usize {
-    const HISTORY: usize = 10;
+    const HISTORY: usize = 6;
     let n = theta.len();
     let mut grad = vec![0.0; n];
     let mut value = f(theta, &mut grad);
@@ -265,7 +268,9 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<Softmax, ModelError> {
         let x = dataset.records();
         let y = dataset.targets();
-        let y = y.as_slice().ok_or_else(|| ModelError::Data("targets are not contiguous".into()))?;
+        let y = y
+            .as_slice()
+            .ok_or_else(|| ModelError::Data("targets are not contiguous".into()))?;
         if x.nrows() == 0 {
             return Err(linfa::Error::NotEnoughSamples.into());
         }
@@ -276,7 +281,16 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
         let d = x.ncols();
         let lambda = 1.0 / (self.c * x.nrows() as f64);
         let mut theta = vec![0.0f64; d * k + k];
-        lbfgs(&mut theta, self.max_iter, self.tolerance, |t, g| objective(x, y, k, lambda, t, g));
+        let iterations = lbfgs(&mut theta, self.max_iter, self.tolerance, |t, g| {
+            objective(x, y, k, lambda, t, g)
+        });
+        tracing::debug!(
+            iterations,
+            samples = x.nrows(),
+            features = d,
+            classes = k,
+            "softmax fitted"
+        );
         let (w, b) = theta.split_at(d * k);
         let model = Softmax {
             classes: k,

@@ -63,7 +63,10 @@ impl ArticleService for ArticleApi {
         }))
     }
 
-    async fn classify_batch(&self, request: Request<pb::ClassifyBatchRequest>) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
+    async fn classify_batch(
+        &self,
+        request: Request<pb::ClassifyBatchRequest>,
+    ) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
         let req = request.into_inner();
         let max = self.state.options.max_batch;
         if req.articles.len() > max {
@@ -81,18 +84,20 @@ impl ArticleService for ArticleApi {
             req.articles
                 .iter()
                 .enumerate()
-                .map(|(i, a)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes) {
-                    Ok(text) => pb::ClassifyResult {
-                        id: a.id.clone(),
-                        labels: convert::labels(model.model.classify(&text, k)),
-                        error: None,
+                .map(
+                    |(i, a)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes) {
+                        Ok(text) => pb::ClassifyResult {
+                            id: a.id.clone(),
+                            labels: convert::labels(model.model.classify(&text, k)),
+                            error: None,
+                        },
+                        Err(e) => pb::ClassifyResult {
+                            id: a.id.clone(),
+                            labels: Vec::new(),
+                            error: Some(convert::item_error(&e)),
+                        },
                     },
-                    Err(e) => pb::ClassifyResult {
-                        id: a.id.clone(),
-                        labels: Vec::new(),
-                        error: Some(convert::item_error(&e)),
-                    },
-                })
+                )
                 .collect::<Vec<_>>()
         })
         .await?;
@@ -104,7 +109,10 @@ impl ArticleService for ArticleApi {
 
     type ClassifyStreamStream = ClassifyStreamOut;
 
-    async fn classify_stream(&self, request: Request<Streaming<pb::ClassifyRequest>>) -> Result<Response<Self::ClassifyStreamStream>, Status> {
+    async fn classify_stream(
+        &self,
+        request: Request<Streaming<pb::ClassifyRequest>>,
+    ) -> Result<Response<Self::ClassifyStreamStream>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
         let mut inbound = request.into_inner();
@@ -160,7 +168,10 @@ impl ArticleService for ArticleApi {
         Ok(Response::new(convert::extraction(extraction)))
     }
 
-    async fn get_model_info(&self, _request: Request<pb::GetModelInfoRequest>) -> Result<Response<pb::ModelInfo>, Status> {
+    async fn get_model_info(
+        &self,
+        _request: Request<pb::GetModelInfoRequest>,
+    ) -> Result<Response<pb::ModelInfo>, Status> {
         let served = self.state.model()?;
         let m = &served.model;
         Ok(Response::new(pb::ModelInfo {

@@ -78,7 +78,10 @@ impl State {
         if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(Error::ShuttingDown);
         }
-        let guard = self.model.read().map_err(|_| Error::Internal("model lock poisoned".into()))?;
+        let guard = self
+            .model
+            .read()
+            .map_err(|_| Error::Internal("model lock poisoned".into()))?;
         guard.clone().ok_or(Error::NotReady)
     }
 

@@ -132,7 +132,19 @@ mod tests {
     fn keeps_joined_words_and_numbers() {
         assert_eq!(
             texts("negara-negara lebih dari 250.000 migran, 1,5 juta; COVID-19 O’Brien -x- a-"),
-            ["negara-negara", "lebih", "dari", "250.000", "migran", "1,5", "juta", "COVID-19", "O’Brien", "x", "a"]
+            [
+                "negara-negara",
+                "lebih",
+                "dari",
+                "250.000",
+                "migran",
+                "1,5",
+                "juta",
+                "COVID-19",
+                "O’Brien",
+                "x",
+                "a"
+            ]
         );
     }
 
@@ -140,7 +152,10 @@ mod tests {
     fn unicode_letters_and_offsets() {
         let text = "“Peña” dijo: Ñandú 東京";
         let ws: Vec<_> = words(text).collect();
-        assert_eq!(ws.iter().map(|w| w.text).collect::<Vec<_>>(), ["Peña", "dijo", "Ñandú", "東京"]);
+        assert_eq!(
+            ws.iter().map(|w| w.text).collect::<Vec<_>>(),
+            ["Peña", "dijo", "Ñandú", "東京"]
+        );
         let map = char_offsets(text);
         assert_eq!(map.char_of(ws[0].start), 1);
         assert_eq!(map.char_of(ws[0].end), 5);

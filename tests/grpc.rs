@@ -1,0 +1,406 @@
+//! The gRPC API end to end: a real server on 127.0.0.1:0 and tonic clients.
+
+mod common;
+
+use common::{small_model, TestServer, SEED_001};
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_types::StatusExt;
+use warta::proto::v1::{Article, ClassifyBatchRequest, ClassifyRequest, ExtractRequest, GetModelInfoRequest};
+use warta::service::{ServedModel, ServerOptions, SERVICE_NAME};
+
+fn article(id: &str, text: &str) -> Option<Article> {
+    Some(Article {
+        id: id.into(),
+        title: String::new(),
+        text: text.into(),
+        language: String::new(),
+    })
+}
+
+async fn health(server: &TestServer, service: &str) -> ServingStatus {
+    let mut h = HealthClient::new(server.channel().await);
+    let r = h
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health check");
+    ServingStatus::try_from(r.into_inner().status).expect("status")
+}
+
+#[tokio::test]
+async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining() {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ServerOptions {
+        shutdown_grace: Duration::from_millis(1500),
+        ..ServerOptions::default()
+    };
+    let mut server = TestServer::start(
+        async move {
+            let _ = ready_rx.await;
+            Ok(ServedModel {
+                model: small_model(),
+                source: "test".into(),
+            })
+        },
+        options,
+    )
+    .await;
+    for svc in ["", SERVICE_NAME] {
+        assert_eq!(
+            health(&server, svc).await,
+            ServingStatus::NotServing,
+            "{svc:?} before the model"
+        );
+    }
+    let mut client = server.client().await;
+    let err = client
+        .classify(ClassifyRequest {
+            article: article("a", "migran di perbatasan"),
+            top_k: 1,
+        })
+        .await
+        .expect_err("no model yet");
+    assert_eq!(err.code(), Code::Unavailable);
+
+    ready_tx.send(()).expect("loader waiting");
+    let mut serving = false;
+    for _ in 0..200 {
+        if health(&server, SERVICE_NAME).await == ServingStatus::Serving {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(serving, "turns SERVING once the model is ready");
+    assert_eq!(health(&server, "").await, ServingStatus::Serving);
+    let ok = client
+        .classify(ClassifyRequest {
+            article: article("a", "migran di perbatasan"),
+            top_k: 1,
+        })
+        .await
+        .expect("classify when ready");
+    assert_eq!(ok.into_inner().labels.len(), 1);
+
+    // shutdown: health flips during the grace period, on a connection made before
+    let mut h = HealthClient::new(server.channel().await);
+    server.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for svc in ["", SERVICE_NAME] {
+        let status = h
+            .check(HealthCheckRequest { service: svc.into() })
+            .await
+            .expect("health answers while draining")
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::NotServing as i32, "{svc:?} while draining");
+    }
+    let err = client
+        .classify(ClassifyRequest {
+            article: article("a", "migran"),
+            top_k: 1,
+        })
+        .await
+        .expect_err("draining refuses new work");
+    assert_eq!(err.code(), Code::Unavailable);
+    server.stopped().await.expect("clean exit");
+}
+
+#[tokio::test]
+async fn classify_returns_sorted_probabilities_and_honours_top_k() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let all = client
+        .classify(ClassifyRequest {
+            article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
+            top_k: 0,
+        })
+        .await
+        .expect("classify")
+        .into_inner();
+    assert_eq!(all.id, "x");
+    assert_eq!(all.labels.len(), 8);
+    assert_eq!(all.labels[0].label, "drugs_crime");
+    assert!(all.labels.windows(2).all(|w| w[0].score >= w[1].score));
+    let sum: f64 = all.labels.iter().map(|l| l.score).sum();
+    assert!((sum - 1.0).abs() < 1e-6, "{sum}");
+    assert!(!all.model_version.is_empty());
+    let top2 = client
+        .classify(ClassifyRequest {
+            article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
+            top_k: 2,
+        })
+        .await
+        .expect("classify")
+        .into_inner();
+    assert_eq!(top2.labels.len(), 2);
+    assert_eq!(top2.labels[0], all.labels[0]);
+}
+
+#[tokio::test]
+async fn bad_articles_are_invalid_argument_naming_the_field() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    for (req, field) in [
+        (
+            ClassifyRequest {
+                article: article("e", "   \n"),
+                top_k: 1,
+            },
+            "article.text",
+        ),
+        (
+            ClassifyRequest {
+                article: None,
+                top_k: 1,
+            },
+            "article",
+        ),
+    ] {
+        let err = client.classify(req).await.expect_err("invalid");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().contains(field), "{}", err.message());
+        let details = err.get_details_bad_request().expect("BadRequest details");
+        assert_eq!(details.field_violations[0].field, field);
+    }
+    let err = client
+        .extract(ExtractRequest {
+            article: article("e", ""),
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("article.text"));
+}
+
+#[tokio::test]
+async fn a_batch_with_one_empty_article_answers_for_all_the_others() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let texts = [
+        "Vaksin campak diberikan kepada anak-anak di puskesmas.",
+        "",
+        "Pemilu presiden dan parlemen digelar serentak; partai koalisi berebut suara.",
+    ];
+    let articles: Vec<Article> = texts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| article(&format!("b{i}"), t))
+        .collect();
+    let r = client
+        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .await
+        .expect("batch")
+        .into_inner();
+    assert_eq!(r.results.len(), 3);
+    assert_eq!(
+        r.results.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        ["b0", "b1", "b2"]
+    );
+    assert_eq!(r.results[0].labels[0].label, "health");
+    assert_eq!(r.results[2].labels[0].label, "politics");
+    let e = r.results[1].error.as_ref().expect("error for the empty article");
+    assert_eq!(e.code, Code::InvalidArgument as i32);
+    assert_eq!(e.field, "articles[1].text");
+    assert!(r.results[1].labels.is_empty());
+    assert!(r.results[0].error.is_none() && r.results[2].error.is_none());
+}
+
+#[tokio::test]
+async fn an_oversized_batch_is_resource_exhausted() {
+    let server = TestServer::start(
+        async {
+            Ok(ServedModel {
+                model: small_model(),
+                source: "t".into(),
+            })
+        },
+        ServerOptions {
+            max_batch: 2,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut client = server.client().await;
+    for _ in 0..100 {
+        if client.get_model_info(GetModelInfoRequest {}).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let articles: Vec<Article> = (0..3).filter_map(|i| article(&i.to_string(), "teks")).collect();
+    let err = client
+        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .await
+        .expect_err("too many");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(err.message().contains("articles"));
+}
+
+#[tokio::test]
+async fn classify_stream_answers_every_request_in_order() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let texts = [
+        "Tentara dan angkatan laut menggelar latihan perang bersama.",
+        "",
+        "Inflasi dan ekspor naik; bank sentral menahan suku bunga.",
+    ];
+    let requests: Vec<ClassifyRequest> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ClassifyRequest {
+            article: article(&format!("s{i}"), t),
+            top_k: 1,
+        })
+        .collect();
+    let mut out = client
+        .classify_stream(tokio_stream::iter(requests))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut got = Vec::new();
+    while let Some(r) = out.next().await {
+        got.push(r.expect("stream item"));
+    }
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["s0", "s1", "s2"]
+    );
+    assert_eq!(got[0].labels[0].label, "defense");
+    assert_eq!(
+        got[1].error.as_ref().expect("item error").code,
+        Code::InvalidArgument as i32
+    );
+    assert_eq!(got[2].labels[0].label, "economy_trade");
+}
+
+#[tokio::test]
+async fn extract_finds_the_facts_with_character_offsets() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let r = client
+        .extract(ExtractRequest {
+            article: article("001", SEED_001),
+        })
+        .await
+        .expect("extract")
+        .into_inner();
+    assert_eq!(r.id, "001");
+    assert_eq!(r.dateline, "MEXICO CITY");
+    let chars: Vec<char> = SEED_001.chars().collect();
+    let slice = |s: u32, e: u32| chars[s as usize..e as usize].iter().collect::<String>();
+    for e in &r.entities {
+        assert_eq!(slice(e.start, e.end), e.text, "entity offsets are character offsets");
+    }
+    let has = |text: &str, kind: &str| r.entities.iter().any(|e| e.text == text && e.kind == kind);
+    assert!(has("Kamala Harris", "PERSON"), "{:?}", r.entities);
+    assert!(has("Andres Manuel Lopez Obrador", "PERSON"));
+    assert!(has("Meksiko", "LOCATION"));
+    assert!(has("Guatemala", "LOCATION"));
+    assert!(r
+        .dates
+        .iter()
+        .any(|d| d.text == "Selasa (8/6)" && d.normalized == "--06-08"));
+    assert!(r.dates.iter().any(|d| d.text == "20 Januari"));
+    for q in &r.quotes {
+        assert_eq!(slice(q.start, q.end), q.text);
+    }
+    assert!(
+        r.quotes.iter().any(|q| q.speaker == "pemerintah Meksiko"),
+        "{:?}",
+        r.quotes
+    );
+    assert!(!r.keywords.is_empty());
+    assert_eq!(r.keywords[0].weight, 1.0);
+    assert!(r
+        .keywords
+        .windows(2)
+        .all(|w| w[0].weight >= w[1].weight && w[1].weight > 0.0));
+    assert!(
+        r.keywords.iter().any(|k| k.term.contains("manusia")),
+        "{:?}",
+        r.keywords
+    );
+}
+
+#[tokio::test]
+async fn model_info_describes_the_served_model() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(GetModelInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.labels.len(), 8);
+    assert!(info.labels.contains(&"human_trafficking".to_string()));
+    assert!(info.vocabulary_size > 100);
+    assert_eq!(info.algorithm, "logreg");
+    assert_eq!(info.format_version, warta::model::FORMAT_VERSION as u32);
+    assert_eq!(info.model_version.len(), 16);
+}
+
+#[tokio::test]
+async fn reflection_lists_our_service_in_v1_and_v1alpha() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient as V1;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest as M1;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse as R1;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as V1a;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as M1a;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as R1a;
+
+    let server = TestServer::with_model(small_model()).await;
+    let req = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(M1::ListServices(String::new())),
+    };
+    let mut v1 = V1::new(server.channel().await);
+    let mut s = v1
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1")
+        .into_inner();
+    let names: Vec<String> = match s.next().await.expect("answer").expect("ok").message_response {
+        Some(R1::ListServicesResponse(l)) => l.service.into_iter().map(|x| x.name).collect(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(names.contains(&SERVICE_NAME.to_string()), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+
+    let req = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(M1a::FileContainingSymbol(format!("{SERVICE_NAME}.Classify"))),
+    };
+    let mut v1a = V1a::new(server.channel().await);
+    let mut s = v1a
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("v1alpha")
+        .into_inner();
+    match s.next().await.expect("answer").expect("ok").message_response {
+        Some(R1a::FileDescriptorResponse(f)) => assert!(!f.file_descriptor_proto.is_empty()),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_model_that_fails_to_load_stops_the_server_with_its_error() {
+    let server = TestServer::start(
+        async { Err(warta::error::Error::Internal("broken model".into())) },
+        ServerOptions::default(),
+    )
+    .await;
+    let result = tokio::time::timeout(Duration::from_secs(10), server.handle)
+        .await
+        .expect("stops")
+        .expect("task");
+    assert!(result.expect_err("error").to_string().contains("broken model"));
+}

@@ -1,0 +1,46 @@
+//! The embedded default model puts each seed article's main topic first, over gRPC — also when
+//! the seeds are left out of its training data.
+
+mod common;
+
+use common::{TestServer, SEED_000, SEED_001, SEED_002};
+use warta::pipeline::default_model;
+use warta::proto::v1::{Article, ClassifyBatchRequest};
+
+async fn top_labels(with_seeds: bool) -> Vec<(String, f64)> {
+    let model = tokio::task::spawn_blocking(move || default_model(with_seeds))
+        .await
+        .expect("join")
+        .expect("train");
+    let server = TestServer::with_model(model).await;
+    let mut client = server.client().await;
+    let articles = [SEED_000, SEED_001, SEED_002]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Article {
+            id: format!("{i:03}"),
+            title: String::new(),
+            text: t.to_string(),
+            language: "id".into(),
+        })
+        .collect();
+    let r = client
+        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .await
+        .expect("batch")
+        .into_inner();
+    r.results
+        .into_iter()
+        .map(|x| (x.labels[0].label.clone(), x.labels[0].score))
+        .collect()
+}
+
+#[tokio::test]
+async fn seeds_get_their_main_topic_first() {
+    let expected = ["migration", "human_trafficking", "defense"];
+    for with_seeds in [true, false] {
+        let got = top_labels(with_seeds).await;
+        let labels: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, expected, "with_seeds={with_seeds}: {got:?}");
+    }
+}
