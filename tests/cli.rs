@@ -1,0 +1,149 @@
+//! The `warta` binary as batch jobs and operators use it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn warta(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args(args)
+        .env("WARTA_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run warta");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout_lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+/// A small model file trained through the CLI (shared by the tests below).
+fn model_file(dir: &std::path::Path) -> String {
+    let data = dir.join("train.jsonl");
+    let mut rows = String::new();
+    for (label, text) in [
+        ("health", "vaksin campak rumah sakit pasien dokter wabah"),
+        ("drugs_crime", "narkoba kokain kartel sabu penyelundupan polisi"),
+        ("migration", "migran perbatasan suaka pengungsi deportasi visa"),
+    ] {
+        for i in 0..6 {
+            let words: Vec<&str> = text.split(' ').collect();
+            let t = format!("{} {} {}", words[i % 6], words[(i + 2) % 6], words[(i + 4) % 6]);
+            rows.push_str(&serde_json::json!({"id": format!("{label}{i}"), "text": t, "label": label}).to_string());
+            rows.push('\n');
+        }
+    }
+    std::fs::write(&data, rows).expect("write data");
+    let out = dir.join("m.warta");
+    let o = warta(
+        &["train", "--data", data.to_str().expect("path"), "--out", out.to_str().expect("path"), "--folds", "3", "--min-df", "1"],
+        "",
+    );
+    assert!(o.status.success(), "train: {}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("3-fold cross-validation: accuracy"), "{text}");
+    assert!(text.contains("macro-F1"), "{text}");
+    out.to_str().expect("path").to_string()
+}
+
+#[test]
+fn classify_answers_every_row_in_order_and_names_bad_lines() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let input = "{\"id\":\"a\",\"text\":\"kartel kokain\"}\nnot json\n\n{\"id\":\"c\",\"text\":\"\"}\n{\"id\":7,\"title\":\"Wabah\",\"text\":\"vaksin\"}\n";
+    let o = warta(&["classify", "--model", &model, "--top-k", "2"], input);
+    assert!(o.status.success());
+    let rows = stdout_lines(&o);
+    assert_eq!(rows.len(), 4, "one line per row (blank lines are not rows)");
+    assert_eq!(rows[0]["id"], "a");
+    assert_eq!(rows[0]["labels"][0]["label"], "drugs_crime");
+    assert_eq!(rows[0]["labels"].as_array().expect("labels").len(), 2);
+    assert_eq!(rows[1]["line"], 2);
+    assert!(rows[1]["error"].as_str().expect("error").contains("invalid JSON"));
+    assert_eq!(rows[2]["id"], "c");
+    assert_eq!(rows[2]["line"], 4);
+    assert_eq!(rows[3]["id"], "7");
+    assert_eq!(rows[3]["labels"][0]["label"], "health");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2 of 4 rows failed (first: line 2"), "{err}");
+    let strict = warta(&["classify", "--model", &model, "--strict"], input);
+    assert_eq!(strict.status.code(), Some(2));
+}
+
+#[test]
+fn eval_json_has_the_spec_fields() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let data = dir.path().join("train.jsonl");
+    let o = warta(&["eval", "--model", &model, "--data", data.to_str().expect("path"), "--json"], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = &stdout_lines(&o)[0];
+    assert_eq!(v["n"], 18);
+    assert!(v["accuracy"].as_f64().expect("accuracy") > 0.9);
+    assert!(v["macro_f1"].as_f64().is_some());
+    assert!(v["per_label"]["health"]["f1"].as_f64().is_some());
+    assert!(v["model_version"].as_str().is_some());
+}
+
+#[test]
+fn a_bad_model_file_is_a_one_line_error_and_a_failure_exit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let bytes = std::fs::read(&model).expect("model");
+    let truncated = dir.path().join("truncated.warta");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let garbage = dir.path().join("garbage.warta");
+    std::fs::write(&garbage, b"{\"not\": \"a model\"}").expect("write");
+    for (path, expect) in [
+        (truncated.to_str().expect("p").to_string(), "truncated or corrupt"),
+        (garbage.to_str().expect("p").to_string(), "not a warta topic model"),
+        ("/nonexistent/model.warta".to_string(), "cannot read model file"),
+    ] {
+        for args in [vec!["classify", "--model", &path], vec!["serve", "--addr", "127.0.0.1:0", "--model", &path]] {
+            let o = warta(&args, "");
+            assert_eq!(o.status.code(), Some(1), "{args:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            let last = err.lines().last().unwrap_or("");
+            assert!(last.starts_with("warta: ") && last.contains(expect), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn bad_training_data_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("bad.jsonl");
+    std::fs::write(&data, "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\"}\n").expect("write");
+    let o = warta(&["train", "--data", data.to_str().expect("p"), "--out", "/tmp/never.warta"], "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.jsonl:2: missing field \"label\""), "{err}");
+}
+
+#[test]
+fn extract_reads_a_plain_text_article() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let article = dir.path().join("berita.txt");
+    std::fs::write(
+        &article,
+        "Menteri Bertemu Mitra\nJAKARTA, KOMPAS.com – Presiden Meksiko Claudia Sheinbaum tiba pada Selasa (8/6) bersama 250.000 migran.",
+    )
+    .expect("write");
+    let o = warta(&["extract", "--model", &model, article.to_str().expect("p")], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = &stdout_lines(&o)[0];
+    assert_eq!(v["id"], "berita");
+    assert_eq!(v["title"], "Menteri Bertemu Mitra");
+    assert_eq!(v["dateline"], "JAKARTA, KOMPAS.com");
+    assert!(v["entities"].as_array().expect("entities").iter().any(|e| e["text"] == "Claudia Sheinbaum" && e["kind"] == "PERSON"));
+    assert_eq!(v["quantities"][0]["value"], 250000.0);
+    assert_eq!(v["quantities"][0]["unit"], "migran");
+    assert_eq!(v["dates"][0]["normalized"], "--06-08");
+}
