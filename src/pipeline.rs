@@ -1,7 +1,7 @@
 //! Whole training runs shared by the CLI and the server: cross-validate, then fit on all rows.
 
 use crate::corpus::{default_rows, examples, Row};
-use crate::eval::cross_validate;
+use crate::eval::{cross_validate, Metrics};
 use crate::model::{train, ModelError, TopicModel, TrainConfig};
 
 /// Seed of the cross-validation shuffle, fixed so reported figures are reproducible.
@@ -31,4 +31,15 @@ pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
         5,
         "embedded-default",
     )
+}
+
+/// The embedded default model without cross-validation (fast, for start-up), and the job that
+/// cross-validates it later.
+pub fn default_model_deferred_cv(
+) -> Result<(TopicModel, impl FnOnce() -> Result<Metrics, ModelError> + Send + Sync), ModelError> {
+    let rows = default_rows(true);
+    let config = TrainConfig::default();
+    let model = train_rows(&rows, &config, 0, "embedded-default")?;
+    let job = move || cross_validate(&examples(&rows), &config, 5, CV_SEED);
+    Ok((model, job))
 }

@@ -12,7 +12,12 @@ fn warta(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run warta");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("wait")
 }
 
@@ -42,7 +47,17 @@ fn model_file(dir: &std::path::Path) -> String {
     std::fs::write(&data, rows).expect("write data");
     let out = dir.join("m.warta");
     let o = warta(
-        &["train", "--data", data.to_str().expect("path"), "--out", out.to_str().expect("path"), "--folds", "3", "--min-df", "1"],
+        &[
+            "train",
+            "--data",
+            data.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+            "--folds",
+            "3",
+            "--min-df",
+            "1",
+        ],
         "",
     );
     assert!(o.status.success(), "train: {}", String::from_utf8_lossy(&o.stderr));
@@ -81,7 +96,17 @@ fn eval_json_has_the_spec_fields() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = model_file(dir.path());
     let data = dir.path().join("train.jsonl");
-    let o = warta(&["eval", "--model", &model, "--data", data.to_str().expect("path"), "--json"], "");
+    let o = warta(
+        &[
+            "eval",
+            "--model",
+            &model,
+            "--data",
+            data.to_str().expect("path"),
+            "--json",
+        ],
+        "",
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = &stdout_lines(&o)[0];
     assert_eq!(v["n"], 18);
@@ -105,7 +130,10 @@ fn a_bad_model_file_is_a_one_line_error_and_a_failure_exit() {
         (garbage.to_str().expect("p").to_string(), "not a warta topic model"),
         ("/nonexistent/model.warta".to_string(), "cannot read model file"),
     ] {
-        for args in [vec!["classify", "--model", &path], vec!["serve", "--addr", "127.0.0.1:0", "--model", &path]] {
+        for args in [
+            vec!["classify", "--model", &path],
+            vec!["serve", "--addr", "127.0.0.1:0", "--model", &path],
+        ] {
             let o = warta(&args, "");
             assert_eq!(o.status.code(), Some(1), "{args:?}");
             let err = String::from_utf8_lossy(&o.stderr);
@@ -120,7 +148,16 @@ fn bad_training_data_names_file_and_line() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("bad.jsonl");
     std::fs::write(&data, "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\"}\n").expect("write");
-    let o = warta(&["train", "--data", data.to_str().expect("p"), "--out", "/tmp/never.warta"], "");
+    let o = warta(
+        &[
+            "train",
+            "--data",
+            data.to_str().expect("p"),
+            "--out",
+            "/tmp/never.warta",
+        ],
+        "",
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.jsonl:2: missing field \"label\""), "{err}");
@@ -142,7 +179,11 @@ fn extract_reads_a_plain_text_article() {
     assert_eq!(v["id"], "berita");
     assert_eq!(v["title"], "Menteri Bertemu Mitra");
     assert_eq!(v["dateline"], "JAKARTA, KOMPAS.com");
-    assert!(v["entities"].as_array().expect("entities").iter().any(|e| e["text"] == "Claudia Sheinbaum" && e["kind"] == "PERSON"));
+    assert!(v["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .any(|e| e["text"] == "Claudia Sheinbaum" && e["kind"] == "PERSON"));
     assert_eq!(v["quantities"][0]["value"], 250000.0);
     assert_eq!(v["quantities"][0]["unit"], "migran");
     assert_eq!(v["dates"][0]["normalized"], "--06-08");

@@ -43,10 +43,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
     let mut server = TestServer::start(
         async move {
             let _ = ready_rx.await;
-            Ok(ServedModel {
-                model: small_model(),
-                source: "test".into(),
-            })
+            Ok(ServedModel::new(small_model(), "test"))
         },
         options,
     )
@@ -215,12 +212,7 @@ async fn a_batch_with_one_empty_article_answers_for_all_the_others() {
 #[tokio::test]
 async fn an_oversized_batch_is_resource_exhausted() {
     let server = TestServer::start(
-        async {
-            Ok(ServedModel {
-                model: small_model(),
-                source: "t".into(),
-            })
-        },
+        async { Ok(ServedModel::new(small_model(), "t")) },
         ServerOptions {
             max_batch: 2,
             ..ServerOptions::default()
@@ -403,4 +395,60 @@ async fn a_model_that_fails_to_load_stops_the_server_with_its_error() {
         .expect("stops")
         .expect("task");
     assert!(result.expect_err("error").to_string().contains("broken model"));
+}
+
+#[tokio::test]
+async fn cross_validation_figures_arrive_after_the_model_serves() {
+    let metrics = warta::eval::Metrics {
+        n: 10,
+        accuracy: 0.9,
+        macro_f1: 0.8,
+        per_label: Default::default(),
+        folds: 5,
+    };
+    let expected = metrics.clone();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let server = TestServer::start(
+        async move {
+            let mut m = ServedModel::new(small_model(), "test");
+            m.metrics_job = Some(Box::new(move || {
+                let _ = go_rx.lock().map(|r| r.recv());
+                Ok(metrics)
+            }));
+            Ok(m)
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let mut client = server.client().await;
+    let mut before = None;
+    for _ in 0..200 {
+        if let Ok(info) = client.get_model_info(GetModelInfoRequest {}).await {
+            before = Some(info.into_inner());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = before.expect("serving");
+    assert!(
+        before.training_metrics.is_none(),
+        "serving before cross-validation finished"
+    );
+    go_tx.send(()).expect("job waiting");
+    for _ in 0..200 {
+        let info = client
+            .get_model_info(GetModelInfoRequest {})
+            .await
+            .expect("info")
+            .into_inner();
+        if let Some(m) = info.training_metrics {
+            assert_eq!(m.folds, expected.folds);
+            assert_eq!(m.accuracy, expected.accuracy);
+            assert_eq!(info.model_version, before.model_version, "same model, figures attached");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("metrics never arrived");
 }

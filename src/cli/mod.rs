@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::eval::{score, Metrics};
 use crate::features::FeatureConfig;
 use crate::model::{Algorithm, TopicModel, TrainConfig};
-use crate::pipeline::{default_model, train_rows};
+use crate::pipeline::{default_model, default_model_deferred_cv, train_rows};
 use crate::service::{ServedModel, ServerOptions};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -177,14 +177,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     let model = async move {
         tokio::task::spawn_blocking(move || -> Result<ServedModel, Error> {
             match model_path {
-                Some(p) => Ok(ServedModel {
-                    model: TopicModel::load(&p)?,
-                    source: p.display().to_string(),
-                }),
-                None => Ok(ServedModel {
-                    model: default_model(true)?,
-                    source: "embedded-default".into(),
-                }),
+                Some(p) => Ok(ServedModel::new(TopicModel::load(&p)?, p.display().to_string())),
+                None => {
+                    let (model, cv) = default_model_deferred_cv()?;
+                    Ok(ServedModel {
+                        model,
+                        source: "embedded-default".into(),
+                        metrics_job: Some(Box::new(cv)),
+                    })
+                }
             }
         })
         .await

@@ -12,8 +12,9 @@ mod convert;
 pub use article::ArticleApi;
 
 use crate::error::Error;
+use crate::eval::Metrics;
 use crate::extract::Extractor;
-use crate::model::TopicModel;
+use crate::model::{ModelError, TopicModel};
 use crate::proto::v1::article_service_server::ArticleServiceServer;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -49,10 +50,26 @@ impl Default for ServerOptions {
     }
 }
 
+/// Work that computes a model's cross-validated metrics after it is already serving.
+pub type MetricsJob = Box<dyn FnOnce() -> Result<Metrics, ModelError> + Send + Sync>;
+
 /// A model being served, with where it came from.
 pub struct ServedModel {
     pub model: TopicModel,
     pub source: String,
+    /// Cross-validation to run once the model serves (so readiness does not wait for it);
+    /// its figures are attached to the model when done.
+    pub metrics_job: Option<MetricsJob>,
+}
+
+impl ServedModel {
+    pub fn new(model: TopicModel, source: impl Into<String>) -> Self {
+        ServedModel {
+            model,
+            source: source.into(),
+            metrics_job: None,
+        }
+    }
 }
 
 /// State shared by the handlers.
@@ -95,6 +112,17 @@ impl State {
             *g = Some(Arc::new(m));
         }
     }
+
+    /// Attach late cross-validation figures to the served model, if it is still the same one.
+    fn attach_metrics(&self, version: &str, metrics: Metrics) {
+        let Some(current) = self.model_if_ready() else { return };
+        if current.model.version() != version {
+            return;
+        }
+        let mut model = current.model.clone();
+        model.meta.metrics = Some(metrics);
+        self.set_model(ServedModel::new(model, current.source.clone()));
+    }
 }
 
 async fn set_health(reporter: &tonic_health::server::HealthReporter, status: ServingStatus) {
@@ -122,7 +150,7 @@ where
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             match model.await {
-                Ok(m) => {
+                Ok(mut m) => {
                     tracing::info!(
                         version = m.model.version(),
                         labels = m.model.labels().len(),
@@ -130,8 +158,25 @@ where
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "model ready, serving"
                     );
+                    let job = m.metrics_job.take();
+                    let version = m.model.version().to_string();
                     state.set_model(m);
                     set_health(&reporter, ServingStatus::Serving).await;
+                    if let Some(job) = job {
+                        match tokio::task::spawn_blocking(job).await {
+                            Ok(Ok(metrics)) => {
+                                tracing::info!(
+                                    accuracy = metrics.accuracy,
+                                    macro_f1 = metrics.macro_f1,
+                                    folds = metrics.folds,
+                                    "cross-validated the served model"
+                                );
+                                state.attach_metrics(&version, metrics);
+                            }
+                            Ok(Err(e)) => tracing::warn!(error = %e, "cross-validation failed"),
+                            Err(e) => tracing::warn!(error = %e, "cross-validation worker failed"),
+                        }
+                    }
                 }
                 Err(e) => {
                     if let Ok(mut f) = failure.lock() {

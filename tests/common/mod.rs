@@ -41,12 +41,7 @@ impl TestServer {
     /// A server with a model that is ready at once.
     pub async fn with_model(model: TopicModel) -> TestServer {
         TestServer::start(
-            async move {
-                Ok(ServedModel {
-                    model,
-                    source: "test".into(),
-                })
-            },
+            async move { Ok(ServedModel::new(model, "test")) },
             ServerOptions::default(),
         )
         .await
