@@ -452,3 +452,71 @@ async fn cross_validation_figures_arrive_after_the_model_serves() {
     }
     panic!("metrics never arrived");
 }
+
+#[tokio::test]
+async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_connection() {
+    let server = TestServer::start(
+        async { Ok(ServedModel::new(small_model(), "t")) },
+        ServerOptions {
+            max_message_bytes: 64 * 1024,
+            max_text_bytes: 16 * 1024,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut client = server.client().await;
+    for _ in 0..100 {
+        if client.get_model_info(GetModelInfoRequest {}).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let huge = "kata ".repeat(40_000); // 200 kB > 64 KiB message limit
+    let err = client
+        .classify(ClassifyRequest {
+            article: article("big", &huge),
+            top_k: 1,
+        })
+        .await
+        .expect_err("too big");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let long = "kata ".repeat(5_000); // 25 kB: a valid message, but over the text limit
+    let err = client
+        .classify(ClassifyRequest {
+            article: article("long", &long),
+            top_k: 1,
+        })
+        .await
+        .expect_err("too long");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(err.message().contains("article.text"), "{}", err.message());
+    // in a stream, the answers before the oversized message arrive, then the status
+    let requests = vec![
+        ClassifyRequest {
+            article: article("s0", "vaksin"),
+            top_k: 1,
+        },
+        ClassifyRequest {
+            article: article("s1", &huge),
+            top_k: 1,
+        },
+    ];
+    let mut out = client
+        .classify_stream(tokio_stream::iter(requests))
+        .await
+        .expect("stream")
+        .into_inner();
+    let first = out.next().await.expect("first").expect("answered");
+    assert_eq!(first.id, "s0");
+    let err = out.next().await.expect("second").expect_err("too big");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // the same connection still works
+    let ok = client
+        .classify(ClassifyRequest {
+            article: article("ok", "vaksin dan rumah sakit"),
+            top_k: 1,
+        })
+        .await
+        .expect("still serving");
+    assert_eq!(ok.into_inner().labels.len(), 1);
+}

@@ -39,6 +39,20 @@ fn top_k(k: u32) -> usize {
     k as usize
 }
 
+/// Log the outcome of a call inside its request span: client mistakes at debug (they are the
+/// caller's to see), server faults at error.
+fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T, Status>) -> Result<T, Status> {
+    let micros = started.elapsed().as_micros() as u64;
+    match &result {
+        Ok(_) => tracing::debug!(method, micros, "ok"),
+        Err(s) if matches!(s.code(), tonic::Code::Internal | tonic::Code::Unknown) => {
+            tracing::error!(method, micros, code = ?s.code(), message = s.message(), "failed")
+        }
+        Err(s) => tracing::debug!(method, micros, code = ?s.code(), message = s.message(), "refused"),
+    }
+    result
+}
+
 /// Run CPU-bound work off the async executor.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)
@@ -48,9 +62,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 type ClassifyStreamOut = Pin<Box<dyn Stream<Item = Result<pb::ClassifyResponse, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl ArticleService for ArticleApi {
-    async fn classify(&self, request: Request<pb::ClassifyRequest>) -> Result<Response<pb::ClassifyResponse>, Status> {
+impl ArticleApi {
+    async fn classify_inner(
+        &self,
+        request: Request<pb::ClassifyRequest>,
+    ) -> Result<Response<pb::ClassifyResponse>, Status> {
         let req = request.into_inner();
         let text = article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
         let served = self.state.model()?;
@@ -63,7 +79,7 @@ impl ArticleService for ArticleApi {
         }))
     }
 
-    async fn classify_batch(
+    async fn classify_batch_inner(
         &self,
         request: Request<pb::ClassifyBatchRequest>,
     ) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
@@ -107,12 +123,10 @@ impl ArticleService for ArticleApi {
         }))
     }
 
-    type ClassifyStreamStream = ClassifyStreamOut;
-
-    async fn classify_stream(
+    async fn classify_stream_inner(
         &self,
         request: Request<Streaming<pb::ClassifyRequest>>,
-    ) -> Result<Response<Self::ClassifyStreamStream>, Status> {
+    ) -> Result<Response<ClassifyStreamOut>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
         let mut inbound = request.into_inner();
@@ -123,6 +137,13 @@ impl ArticleService for ArticleApi {
             while let Some(item) = inbound.next().await {
                 let response = match item {
                     Err(status) => {
+                        let status = if status.code() == tonic::Code::OutOfRange
+                            && status.message().contains(super::oversize::TOO_LARGE)
+                        {
+                            Status::resource_exhausted(status.message())
+                        } else {
+                            status
+                        };
                         let _ = tx.send(Err(status)).await;
                         break;
                     }
@@ -154,9 +175,13 @@ impl ArticleService for ArticleApi {
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
-    async fn extract(&self, request: Request<pb::ExtractRequest>) -> Result<Response<pb::ExtractResponse>, Status> {
+    async fn extract_inner(
+        &self,
+        request: Request<pb::ExtractRequest>,
+    ) -> Result<Response<pb::ExtractResponse>, Status> {
         let req = request.into_inner();
         article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
+        self.state.accepting()?;
         let article = req.article.unwrap_or_default();
         let state = self.state.clone();
         let extraction = blocking(move || {
@@ -168,7 +193,7 @@ impl ArticleService for ArticleApi {
         Ok(Response::new(convert::extraction(extraction)))
     }
 
-    async fn get_model_info(
+    async fn get_model_info_inner(
         &self,
         _request: Request<pb::GetModelInfoRequest>,
     ) -> Result<Response<pb::ModelInfo>, Status> {
@@ -185,5 +210,44 @@ impl ArticleService for ArticleApi {
             source: served.source.clone(),
             trained_at_unix: m.meta.trained_at_unix,
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl ArticleService for ArticleApi {
+    async fn classify(&self, request: Request<pb::ClassifyRequest>) -> Result<Response<pb::ClassifyResponse>, Status> {
+        let started = std::time::Instant::now();
+        logged("Classify", started, self.classify_inner(request).await)
+    }
+
+    async fn classify_batch(
+        &self,
+        request: Request<pb::ClassifyBatchRequest>,
+    ) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
+        let started = std::time::Instant::now();
+        logged("ClassifyBatch", started, self.classify_batch_inner(request).await)
+    }
+
+    type ClassifyStreamStream = ClassifyStreamOut;
+
+    async fn classify_stream(
+        &self,
+        request: Request<Streaming<pb::ClassifyRequest>>,
+    ) -> Result<Response<Self::ClassifyStreamStream>, Status> {
+        let started = std::time::Instant::now();
+        logged("ClassifyStream", started, self.classify_stream_inner(request).await)
+    }
+
+    async fn extract(&self, request: Request<pb::ExtractRequest>) -> Result<Response<pb::ExtractResponse>, Status> {
+        let started = std::time::Instant::now();
+        logged("Extract", started, self.extract_inner(request).await)
+    }
+
+    async fn get_model_info(
+        &self,
+        request: Request<pb::GetModelInfoRequest>,
+    ) -> Result<Response<pb::ModelInfo>, Status> {
+        let started = std::time::Instant::now();
+        logged("GetModelInfo", started, self.get_model_info_inner(request).await)
     }
 }

@@ -8,6 +8,7 @@
 
 mod article;
 mod convert;
+mod oversize;
 
 pub use article::ArticleApi;
 
@@ -92,14 +93,21 @@ impl State {
 
     /// The model, or why there is none to use.
     pub fn model(&self) -> Result<Arc<ServedModel>, Error> {
-        if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(Error::ShuttingDown);
-        }
+        self.accepting()?;
         let guard = self
             .model
             .read()
             .map_err(|_| Error::Internal("model lock poisoned".into()))?;
         guard.clone().ok_or(Error::NotReady)
+    }
+
+    /// Refuse new work while draining.
+    pub fn accepting(&self) -> Result<(), Error> {
+        if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(Error::ShuttingDown)
+        } else {
+            Ok(())
+        }
     }
 
     /// The model if one is loaded, for work that can go on without it (keywords).
@@ -229,6 +237,7 @@ where
     tracing::info!(%addr, "listening");
     tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        .layer(oversize::OversizeLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
