@@ -353,6 +353,35 @@ mod tests {
     }
 
     #[test]
+    fn random_text_never_panics_and_offsets_stay_inside() {
+        let alphabet: Vec<char> =
+            "aZ9 .,;:()/%$“”\"'’-–\n\tÉñ東😀ßİ0123Rp JAKARTA Selasa Mei juta ribu Presiden Mr. J. kata ujarnya “"
+                .chars()
+                .collect();
+        let x = Extractor::default();
+        let mut rng = crate::eval::SplitMix::new(7);
+        for _ in 0..3000 {
+            let len = (rng.next_u64() % 60) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[(rng.next_u64() % alphabet.len() as u64) as usize])
+                .collect();
+            let n = text.chars().count() as u32;
+            let e = x.extract("r", "", &text, None);
+            let spans = e
+                .entities
+                .iter()
+                .map(|s| (s.start, s.end))
+                .chain(e.dates.iter().map(|s| (s.start, s.end)))
+                .chain(e.quantities.iter().map(|s| (s.start, s.end)))
+                .chain(e.quotes.iter().map(|s| (s.start, s.end)));
+            for (a, b) in spans {
+                assert!(a <= b && b <= n, "{a}..{b} outside {n} chars of {text:?}");
+            }
+            assert!(e.quantities.iter().all(|q| q.value.is_finite()));
+        }
+    }
+
+    #[test]
     fn empty_and_odd_text_extracts_nothing_and_never_panics() {
         let x = Extractor::default();
         for text in [
