@@ -1,0 +1,245 @@
+//! Topic classification benchmark: warta beside the peers a user would pick instead
+//! (`../shared/bench/peers.py`: scikit-learn pipelines and fastText), on the same splits, in
+//! one run. Prints accuracy, macro-F1, training time, single-thread predict rate, model size,
+//! and the ratios against the peers.
+//!
+//! Run: `benches/topic.sh` (sets up the peers' Python environment), or
+//! `cargo bench --bench topic` with `WARTA_SHARED` (default `../shared`) and `WARTA_PYTHON`
+//! (default `python3`, must have scikit-learn and fasttext) set.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use warta::corpus::{examples, read_labelled, Row};
+use warta::eval::score;
+use warta::model::{train, Algorithm, Example, TrainConfig};
+
+struct Split {
+    name: &'static str,
+    train: PathBuf,
+    dev: PathBuf,
+}
+
+struct Result {
+    system: String,
+    accuracy: f64,
+    macro_f1: f64,
+    train_s: f64,
+    docs_per_s: f64,
+    model_bytes: Option<usize>,
+}
+
+fn write_rows(path: &Path, rows: &[&Row]) {
+    let mut out = String::new();
+    for r in rows {
+        let v = serde_json::json!({"id": r.id, "text": r.full_text(), "label": r.labels[0]});
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).expect("write split");
+}
+
+/// AG News here has one file: every fifth row becomes dev, deterministically.
+fn ag_news_split(shared: &Path, work: &Path) -> Split {
+    let rows = read_labelled(&shared.join("corpora/ag-news/train.jsonl")).expect("ag-news");
+    let dir = work.join("ag-news");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (dev, train): (Vec<(usize, &Row)>, Vec<(usize, &Row)>) = rows.iter().enumerate().partition(|(i, _)| i % 5 == 0);
+    let train: Vec<&Row> = train.into_iter().map(|(_, r)| r).collect();
+    let dev: Vec<&Row> = dev.into_iter().map(|(_, r)| r).collect();
+    write_rows(&dir.join("train.jsonl"), &train);
+    write_rows(&dir.join("dev.jsonl"), &dev);
+    Split {
+        name: "ag-news",
+        train: dir.join("train.jsonl"),
+        dev: dir.join("dev.jsonl"),
+    }
+}
+
+/// The dev rows repeated until there are at least `min` of them: enough work for a stable rate.
+fn inflate(dev: &[Row], min: usize, path: &Path) -> Vec<Row> {
+    let mut out = Vec::new();
+    while out.len() < min {
+        out.extend(dev.iter().cloned());
+    }
+    write_rows(path, &out.iter().collect::<Vec<_>>());
+    out
+}
+
+fn run_warta(name: &str, config: &TrainConfig, train_rows: &[Row], dev_rows: &[Row], many: &[Row]) -> Result {
+    let ex: Vec<Example> = examples(train_rows);
+    let started = Instant::now();
+    let model = train(&ex, config).expect("train");
+    let train_s = started.elapsed().as_secs_f64();
+    let dev_ex = examples(dev_rows);
+    let labels = model.labels().to_vec();
+    let index = |l: &str| labels.iter().position(|x| x == l).unwrap_or(usize::MAX);
+    let truth: Vec<usize> = dev_ex.iter().map(|e| index(&e.label)).collect();
+    let predicted: Vec<usize> = dev_ex.iter().map(|e| model.predict_index(&e.text)).collect();
+    let m = score(&truth, &predicted, &labels);
+    // single thread: tokenize → features → scores, per document
+    let texts: Vec<String> = many.iter().map(Row::full_text).collect();
+    let started = Instant::now();
+    let mut sink = 0usize;
+    for t in &texts {
+        sink = sink.wrapping_add(model.predict_index(t));
+    }
+    let docs_per_s = texts.len() as f64 / started.elapsed().as_secs_f64();
+    std::hint::black_box(sink);
+    Result {
+        system: name.to_string(),
+        accuracy: m.accuracy,
+        macro_f1: m.macro_f1,
+        train_s,
+        docs_per_s,
+        model_bytes: model.to_bytes().ok().map(|b| b.len()),
+    }
+}
+
+fn run_peers(python: &str, peers: &Path, train: &Path, many: &Path) -> Vec<Result> {
+    let out = Command::new(python)
+        .arg(peers)
+        .arg(train)
+        .arg(many)
+        .arg("--json")
+        .env("OMP_NUM_THREADS", "1")
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            eprintln!("peers failed: {}", String::from_utf8_lossy(&o.stderr));
+            return Vec::new();
+        }
+        Err(e) => {
+            eprintln!("cannot run {python}: {e}");
+            return Vec::new();
+        }
+    };
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    rows.iter()
+        .map(|r| Result {
+            system: r["peer"].as_str().unwrap_or("?").to_string(),
+            accuracy: r["accuracy"].as_f64().unwrap_or(0.0),
+            macro_f1: r["macro_f1"].as_f64().unwrap_or(0.0),
+            train_s: r["train_s"].as_f64().unwrap_or(0.0),
+            docs_per_s: r["docs_per_s"].as_f64().unwrap_or(0.0),
+            model_bytes: None,
+        })
+        .collect()
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let shared = PathBuf::from(std::env::var("WARTA_SHARED").unwrap_or_else(|_| "../shared".into()));
+    let python = std::env::var("WARTA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if !shared.join("corpora").is_dir() {
+        eprintln!("no corpora under {}: set WARTA_SHARED", shared.display());
+        return;
+    }
+    let work = PathBuf::from("target/bench-data");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let corpora = shared.join("corpora");
+    let splits = vec![
+        Split {
+            name: "sib200-ind",
+            train: corpora.join("sib200-ind/train.jsonl"),
+            dev: corpora.join("sib200-ind/dev.jsonl"),
+        },
+        Split {
+            name: "sib200-eng",
+            train: corpora.join("sib200-eng/train.jsonl"),
+            dev: corpora.join("sib200-eng/dev.jsonl"),
+        },
+        ag_news_split(&shared, &work),
+    ];
+    let configs: Vec<(String, TrainConfig)> = Algorithm::ALL
+        .iter()
+        .map(|&a| {
+            (
+                format!("warta {a}"),
+                TrainConfig {
+                    algorithm: a,
+                    ..TrainConfig::default()
+                },
+            )
+        })
+        .collect();
+    for split in splits.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
+        let train_rows = read_labelled(&split.train).expect("train split");
+        let dev_rows = read_labelled(&split.dev).expect("dev split");
+        let many_path = work.join(format!("{}-predict.jsonl", split.name));
+        let many = inflate(&dev_rows, 20_000, &many_path);
+        let mut results: Vec<Result> = configs
+            .iter()
+            .map(|(n, c)| run_warta(n, c, &train_rows, &dev_rows, &many))
+            .collect();
+        // peers score on the inflated file: same proportions as dev, enough documents to time
+        let peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
+        let best_peer_acc = peers.iter().map(|p| p.accuracy).fold(0.0, f64::max);
+        let fastest_sklearn_train = peers
+            .iter()
+            .filter(|p| p.system.starts_with("sklearn"))
+            .map(|p| p.train_s)
+            .fold(f64::INFINITY, f64::min);
+        let fasttext_rate = peers
+            .iter()
+            .find(|p| p.system.starts_with("fastText"))
+            .map(|p| p.docs_per_s);
+        let best_sklearn_rate = peers
+            .iter()
+            .filter(|p| p.system.starts_with("sklearn"))
+            .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+            .map(|p| p.docs_per_s);
+        println!(
+            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread)",
+            split.name,
+            train_rows.len(),
+            dev_rows.len(),
+            many.len()
+        );
+        println!(
+            "| system | accuracy | macro-F1 | train s | docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | docs/s ÷ fastText | docs/s ÷ best sklearn |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let warta_rows = results.len();
+        results.extend(peers);
+        for (i, r) in results.iter().enumerate() {
+            let ratios = if i < warta_rows {
+                format!(
+                    "{:+.4} | {:.2} | {} | {}",
+                    r.accuracy - best_peer_acc,
+                    r.train_s / fastest_sklearn_train,
+                    fasttext_rate.map_or("-".into(), |f| format!("{:.1}×", r.docs_per_s / f)),
+                    best_sklearn_rate.map_or("-".into(), |f| format!("{:.1}×", r.docs_per_s / f)),
+                )
+            } else {
+                "| | |".to_string()
+            };
+            println!(
+                "| {} | {:.4} | {:.4} | {:.3} | {:.0} | {} | {} |",
+                r.system,
+                r.accuracy,
+                r.macro_f1,
+                r.train_s,
+                r.docs_per_s,
+                r.model_bytes.map_or("".into(), |b| b.to_string()),
+                ratios
+            );
+        }
+    }
+    println!(
+        "\npeak RSS of the warta benchmark process: {} MiB",
+        peak_rss_kb() / 1024
+    );
+}

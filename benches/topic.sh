@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Topic benchmark: warta beside scikit-learn and fastText on the same splits, in one run.
+# Usage: benches/topic.sh [sib200-ind|sib200-eng|ag-news]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${WARTA_SHARED:-../shared}
+VENV=${WARTA_PEERS_VENV:-target/peers-venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q scikit-learn fasttext-wheel
+fi
+WARTA_SHARED="$SHARED" WARTA_PYTHON="$VENV/bin/python" cargo bench --bench topic -- "$@"
