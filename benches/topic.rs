@@ -44,9 +44,13 @@ fn ag_news_split(shared: &Path, work: &Path) -> Split {
     let rows = read_labelled(&shared.join("corpora/ag-news/train.jsonl")).expect("ag-news");
     let dir = work.join("ag-news");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let (dev, train): (Vec<(usize, &Row)>, Vec<(usize, &Row)>) = rows.iter().enumerate().partition(|(i, _)| i % 5 == 0);
-    let train: Vec<&Row> = train.into_iter().map(|(_, r)| r).collect();
-    let dev: Vec<&Row> = dev.into_iter().map(|(_, r)| r).collect();
+    let dev: Vec<&Row> = rows.iter().step_by(5).collect();
+    let train: Vec<&Row> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 0)
+        .map(|(_, r)| r)
+        .collect();
     write_rows(&dir.join("train.jsonl"), &train);
     write_rows(&dir.join("dev.jsonl"), &dev);
     Split {
@@ -150,7 +154,7 @@ fn main() {
     let work = PathBuf::from("target/bench-data");
     std::fs::create_dir_all(&work).expect("mkdir");
     let corpora = shared.join("corpora");
-    let splits = vec![
+    let splits = [
         Split {
             name: "sib200-ind",
             train: corpora.join("sib200-ind/train.jsonl"),
