@@ -8,4 +8,4 @@ mod sparse;
 mod vectorizer;
 
 pub use sparse::{SparseMatrix, SparseRow, SparseVec};
-pub use vectorizer::{analyze, FeatureConfig, FeatureError, Vectorizer};
+pub use vectorizer::{analyze, analyze_each, FeatureConfig, FeatureError, Vectorizer};

@@ -1,9 +1,9 @@
 //! Vocabulary of word n-grams with IDF weights, learnt once and frozen.
 
 use super::sparse::SparseVec;
+use crate::text::fasthash::{FastMap, FastSet};
 use crate::text::{is_stopword, words};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// Longest n-gram the vectorizer supports.
@@ -86,29 +86,46 @@ impl FeatureConfig {
     }
 }
 
-/// The normalised terms of a text: lowercased NFC words that contain a letter, minus stopwords
-/// when asked. This is the single definition of a "term" for features and keywords.
+/// Visit the normalised terms of a text: lowercased NFC words that contain a letter, minus
+/// stopwords when asked. This is the single definition of a "term" for features and keywords.
+/// One buffer is reused for every term, so the hot path allocates nothing per word.
+pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str)) {
+    let mut buf = String::with_capacity(32);
+    for w in words(text) {
+        buf.clear();
+        if w.text.is_ascii() {
+            if !w.text.bytes().any(|b| b.is_ascii_alphabetic()) {
+                continue;
+            }
+            buf.push_str(w.text);
+            buf.make_ascii_lowercase();
+        } else {
+            if !w.has_letter() {
+                continue;
+            }
+            for c in w.text.chars() {
+                if c == '’' {
+                    buf.push('\'');
+                } else {
+                    buf.extend(c.to_lowercase());
+                }
+            }
+            if is_nfc_quick(buf.chars()) != IsNormalized::Yes {
+                let nfc: String = buf.nfc().collect();
+                buf = nfc;
+            }
+        }
+        if remove_stopwords && is_stopword(&buf) {
+            continue;
+        }
+        f(&buf);
+    }
+}
+
+/// The normalised terms of a text, collected (see [`analyze_each`]).
 pub fn analyze(text: &str, remove_stopwords: bool, out: &mut Vec<String>) {
     out.clear();
-    for w in words(text) {
-        if !w.has_letter() {
-            continue;
-        }
-        let mut term = if w.text.is_ascii() {
-            w.text.to_ascii_lowercase()
-        } else {
-            let lower = w.text.to_lowercase().replace('’', "'");
-            match is_nfc_quick(lower.chars()) {
-                IsNormalized::Yes => lower,
-                _ => lower.nfc().collect(),
-            }
-        };
-        if remove_stopwords && is_stopword(&term) {
-            continue;
-        }
-        term.shrink_to_fit();
-        out.push(term);
-    }
+    analyze_each(text, remove_stopwords, |t| out.push(t.to_string()));
 }
 
 /// Serialised form: the index maps are rebuilt (and checked) on load.
@@ -133,8 +150,8 @@ pub struct Vectorizer {
     idf: Vec<f32>,
     /// Training documents the IDF was computed on.
     documents: u64,
-    term_index: HashMap<String, u32>,
-    feature_index: HashMap<NgramKey, u32>,
+    term_index: FastMap<String, u32>,
+    feature_index: FastMap<NgramKey, u32>,
 }
 
 impl From<Vectorizer> for VectorizerData {
@@ -175,8 +192,8 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 )));
             }
         }
-        let term_index: HashMap<String, u32> = d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let feature_index: HashMap<NgramKey, u32> =
+        let term_index: FastMap<String, u32> = d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let feature_index: FastMap<NgramKey, u32> =
             d.features.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
         if term_index.len() != d.terms.len() || feature_index.len() != d.features.len() {
             return Err(FeatureError::Corrupt("duplicate terms or features".into()));
@@ -219,23 +236,25 @@ impl Vectorizer {
     /// Learn the vocabulary and IDF from training texts.
     pub fn fit<S: AsRef<str>>(config: FeatureConfig, texts: &[S]) -> Result<Vectorizer, FeatureError> {
         config.validate()?;
-        let mut dict: HashMap<String, u32> = HashMap::new();
+        let mut dict: FastMap<String, u32> = FastMap::default();
         let mut names: Vec<String> = Vec::new();
-        let mut df: HashMap<NgramKey, u32> = HashMap::new();
-        let mut terms = Vec::new();
-        let mut seen: HashSet<NgramKey> = HashSet::new();
+        let mut df: FastMap<NgramKey, u32> = FastMap::default();
+        let mut seen: FastSet<NgramKey> = FastSet::default();
+        let mut ids: Vec<Option<u32>> = Vec::new();
         for text in texts {
-            analyze(text.as_ref(), config.remove_stopwords, &mut terms);
-            let ids: Vec<Option<u32>> = terms
-                .drain(..)
-                .map(|t| {
-                    let next = names.len() as u32;
-                    Some(*dict.entry(t).or_insert_with_key(|k| {
-                        names.push(k.clone());
-                        next
-                    }))
-                })
-                .collect();
+            ids.clear();
+            analyze_each(text.as_ref(), config.remove_stopwords, |t| {
+                let id = match dict.get(t) {
+                    Some(&id) => id,
+                    None => {
+                        let id = names.len() as u32;
+                        names.push(t.to_string());
+                        dict.insert(t.to_string(), id);
+                        id
+                    }
+                };
+                ids.push(Some(id));
+            });
             seen.clear();
             for_each_ngram(&ids, config.ngram_min, config.ngram_max, |_, k| {
                 seen.insert(k);
@@ -269,7 +288,7 @@ impl Vectorizer {
         }
         kept.sort_by_cached_key(|(k, _)| label(k));
         // Re-number the terms that kept features use, in first-use order.
-        let mut remap: HashMap<u32, u32> = HashMap::new();
+        let mut remap: FastMap<u32, u32> = FastMap::default();
         let mut new_terms: Vec<String> = Vec::new();
         let mut features = Vec::with_capacity(kept.len());
         let mut idf = Vec::with_capacity(kept.len());
@@ -359,9 +378,10 @@ impl Vectorizer {
     /// Counts of the features in one text, sorted by feature id; occurrences in the lead
     /// count `lead_weight` times.
     pub fn counts(&self, text: &str) -> Vec<(u32, f32)> {
-        let mut terms = Vec::new();
-        analyze(text, self.config.remove_stopwords, &mut terms);
-        let ids: Vec<Option<u32>> = terms.iter().map(|t| self.term_index.get(t.as_str()).copied()).collect();
+        let mut ids: Vec<Option<u32>> = Vec::with_capacity(text.len() / 6);
+        analyze_each(text, self.config.remove_stopwords, |t| {
+            ids.push(self.term_index.get(t).copied())
+        });
         let mut hits: Vec<(u32, f32)> = Vec::with_capacity(ids.len() * 2);
         let (lead, weight) = (self.config.lead_terms, self.config.lead_weight);
         for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |start, k| {

@@ -1,5 +1,6 @@
 //! Text → tokens: a Unicode-aware word tokenizer with character offsets, plus stopwords.
 
+pub mod fasthash;
 mod stopwords;
 mod tokenize;
 

@@ -1,6 +1,6 @@
 //! Indonesian and English stopword lists (data/lexicon/stopwords_*.txt), compiled in.
 
-use std::collections::HashSet;
+use super::fasthash::FastSet;
 use std::sync::OnceLock;
 
 const INDONESIAN: &str = include_str!("../../data/lexicon/stopwords_id.txt");
@@ -19,8 +19,8 @@ fn parse(list: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
-fn all() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn all() -> &'static FastSet<&'static str> {
+    static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| parse(INDONESIAN).chain(parse(ENGLISH)).collect())
 }
 
