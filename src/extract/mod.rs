@@ -273,8 +273,9 @@ pub fn keywords(text: &str, title: &str, idf: Option<&Vectorizer>, max: usize) -
     let full = crate::corpus::join_title(title, text);
     // (term, weight, is a phrase that recurs in the article and in training)
     let scored: Vec<(String, f64, bool)> = match idf {
+        // plain occurrences: a phrase "recurs" only if the article really repeats it
         Some(v) => v
-            .counts(&full)
+            .counts_with_lead_weight(&full, 1.0)
             .into_iter()
             .filter_map(|(f, n)| {
                 let name = v.feature_name(f as usize)?;

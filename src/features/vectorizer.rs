@@ -378,12 +378,17 @@ impl Vectorizer {
     /// Counts of the features in one text, sorted by feature id; occurrences in the lead
     /// count `lead_weight` times.
     pub fn counts(&self, text: &str) -> Vec<(u32, f32)> {
+        self.counts_with_lead_weight(text, self.config.lead_weight)
+    }
+
+    /// Counts with a chosen lead weight (1.0: plain occurrence counts).
+    pub fn counts_with_lead_weight(&self, text: &str, weight: f32) -> Vec<(u32, f32)> {
         let mut ids: Vec<Option<u32>> = Vec::with_capacity(text.len() / 6);
         analyze_each(text, self.config.remove_stopwords, |t| {
             ids.push(self.term_index.get(t).copied())
         });
         let mut hits: Vec<(u32, f32)> = Vec::with_capacity(ids.len() * 2);
-        let (lead, weight) = (self.config.lead_terms, self.config.lead_weight);
+        let lead = self.config.lead_terms;
         for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |start, k| {
             if let Some(&f) = self.feature_index.get(&k) {
                 hits.push((f, if start < lead { weight } else { 1.0 }));
