@@ -60,6 +60,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
         .classify(ClassifyRequest {
             article: article("a", "migran di perbatasan"),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect_err("no model yet");
@@ -80,6 +81,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
         .classify(ClassifyRequest {
             article: article("a", "migran di perbatasan"),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect("classify when ready");
@@ -102,6 +104,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
         .classify(ClassifyRequest {
             article: article("a", "migran"),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect_err("draining refuses new work");
@@ -117,6 +120,7 @@ async fn classify_returns_sorted_probabilities_and_honours_top_k() {
         .classify(ClassifyRequest {
             article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
             top_k: 0,
+            explain: false,
         })
         .await
         .expect("classify")
@@ -132,6 +136,7 @@ async fn classify_returns_sorted_probabilities_and_honours_top_k() {
         .classify(ClassifyRequest {
             article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
             top_k: 2,
+            explain: false,
         })
         .await
         .expect("classify")
@@ -149,6 +154,7 @@ async fn bad_articles_are_invalid_argument_naming_the_field() {
             ClassifyRequest {
                 article: article("e", "   \n"),
                 top_k: 1,
+                explain: false,
             },
             "article.text",
         ),
@@ -156,6 +162,7 @@ async fn bad_articles_are_invalid_argument_naming_the_field() {
             ClassifyRequest {
                 article: None,
                 top_k: 1,
+                explain: false,
             },
             "article",
         ),
@@ -191,7 +198,11 @@ async fn a_batch_with_one_empty_article_answers_for_all_the_others() {
         .filter_map(|(i, t)| article(&format!("b{i}"), t))
         .collect();
     let r = client
-        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .classify_batch(ClassifyBatchRequest {
+            articles,
+            top_k: 1,
+            explain: false,
+        })
         .await
         .expect("batch")
         .into_inner();
@@ -228,7 +239,11 @@ async fn an_oversized_batch_is_resource_exhausted() {
     }
     let articles: Vec<Article> = (0..3).filter_map(|i| article(&i.to_string(), "teks")).collect();
     let err = client
-        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .classify_batch(ClassifyBatchRequest {
+            articles,
+            top_k: 1,
+            explain: false,
+        })
         .await
         .expect_err("too many");
     assert_eq!(err.code(), Code::ResourceExhausted);
@@ -250,6 +265,7 @@ async fn classify_stream_answers_every_request_in_order() {
         .map(|(i, t)| ClassifyRequest {
             article: article(&format!("s{i}"), t),
             top_k: 1,
+            explain: false,
         })
         .collect();
     let mut out = client
@@ -476,6 +492,7 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
         .classify(ClassifyRequest {
             article: article("big", &huge),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect_err("too big");
@@ -485,6 +502,7 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
         .classify(ClassifyRequest {
             article: article("long", &long),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect_err("too long");
@@ -495,10 +513,12 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
         ClassifyRequest {
             article: article("s0", "vaksin"),
             top_k: 1,
+            explain: false,
         },
         ClassifyRequest {
             article: article("s1", &huge),
             top_k: 1,
+            explain: false,
         },
     ];
     let mut out = client
@@ -515,8 +535,45 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
         .classify(ClassifyRequest {
             article: article("ok", "vaksin dan rumah sakit"),
             top_k: 1,
+            explain: false,
         })
         .await
         .expect("still serving");
     assert_eq!(ok.into_inner().labels.len(), 1);
+}
+
+#[tokio::test]
+async fn classify_explains_labels_with_the_terms_that_drove_them() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let r = client
+        .classify(ClassifyRequest {
+            article: article("x", "Polisi menyita kokain dan sabu dari kartel narkoba di pelabuhan."),
+            top_k: 2,
+            explain: true,
+        })
+        .await
+        .expect("classify")
+        .into_inner();
+    assert_eq!(r.labels.len(), 2);
+    assert_eq!(r.labels[0].label, "drugs_crime");
+    let terms: Vec<&str> = r.labels[0].terms.iter().map(|t| t.term.as_str()).collect();
+    assert!(!terms.is_empty() && terms.len() <= 10);
+    assert!(
+        terms
+            .iter()
+            .any(|t| t.contains("narkoba") || t.contains("kokain") || t.contains("sabu")),
+        "{terms:?}"
+    );
+    assert!(r.labels[0].terms.iter().all(|t| t.weight > 0.0));
+    let plain = client
+        .classify(ClassifyRequest {
+            article: article("x", "Polisi menyita kokain."),
+            top_k: 1,
+            explain: false,
+        })
+        .await
+        .expect("classify")
+        .into_inner();
+    assert!(plain.labels[0].terms.is_empty(), "no explanation unless asked");
 }

@@ -25,7 +25,11 @@ async fn top_labels(with_seeds: bool) -> Vec<(String, f64)> {
         })
         .collect();
     let r = client
-        .classify_batch(ClassifyBatchRequest { articles, top_k: 1 })
+        .classify_batch(ClassifyBatchRequest {
+            articles,
+            top_k: 1,
+            explain: false,
+        })
         .await
         .expect("batch")
         .into_inner();

@@ -98,7 +98,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
-        let labels = model.classify(&text, args.top_k);
+        let labels = model.classify_explained(&text, args.top_k, if args.explain { 10 } else { 0 });
         Ok(json!({"id": row.id, "labels": labels}))
     })
 }

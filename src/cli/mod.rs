@@ -129,6 +129,9 @@ pub struct ClassifyArgs {
     /// Exit with status 2 when any row could not be classified.
     #[arg(long, env = "WARTA_STRICT")]
     pub strict: bool,
+    /// Add to each label the terms of the row that pushed most towards it.
+    #[arg(long, env = "WARTA_EXPLAIN")]
+    pub explain: bool,
     /// JSONL input file, or - for standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,

@@ -105,6 +105,14 @@ impl Classifier {
         }
     }
 
+    /// Weight of feature `j` for class `c` in the decision function.
+    pub fn weight(&self, j: usize, c: usize) -> f32 {
+        match self {
+            Classifier::Softmax(m) => m.weight(j, c),
+            Classifier::ComplementNb(m) => m.weight(j, c),
+        }
+    }
+
     /// Probabilities over the classes for one feature row (sums to 1).
     pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
         match self {
@@ -169,6 +177,16 @@ impl Default for TrainConfig {
 pub struct LabelScore {
     pub label: String,
     pub score: f64,
+    /// With explanations: the article's terms that pushed most towards this label.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<TermWeight>,
+}
+
+/// A term of the article and how much it moved a label's score (log-odds units).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TermWeight {
+    pub term: String,
+    pub weight: f64,
 }
 
 /// Facts about how a model was made, saved with it.
@@ -299,21 +317,61 @@ impl TopicModel {
 
     /// The `top_k` most probable labels, best first (`top_k == 0`: all).
     pub fn classify(&self, text: &str, top_k: usize) -> Vec<LabelScore> {
-        let p = self.predict_proba(text);
-        let mut scored: Vec<LabelScore> = self
+        self.classify_explained(text, top_k, 0)
+    }
+
+    /// Like [`Self::classify`], and for each returned label up to `terms` of the article's
+    /// features that raised that label's score most against the others: feature value ×
+    /// (its weight for the label − its mean weight over all labels).
+    pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
+        let x = self.vectorizer.transform(text);
+        let mut p = vec![0.0; self.labels.len()];
+        self.classifier.predict_proba_row(x.row(), &mut p);
+        let mut scored: Vec<(usize, LabelScore)> = self
             .labels
             .iter()
             .zip(p)
-            .map(|(l, s)| LabelScore {
-                label: l.clone(),
-                score: if s.is_finite() { s } else { 0.0 },
+            .enumerate()
+            .map(|(c, (l, s))| {
+                (
+                    c,
+                    LabelScore {
+                        label: l.clone(),
+                        score: if s.is_finite() { s } else { 0.0 },
+                        terms: Vec::new(),
+                    },
+                )
             })
             .collect();
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.label.cmp(&b.label)));
+        scored.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.1.label.cmp(&b.1.label)));
         if top_k > 0 {
             scored.truncate(top_k);
         }
-        scored
+        if terms > 0 {
+            let k = self.labels.len();
+            for (c, ls) in scored.iter_mut() {
+                let mut contributions: Vec<(usize, f64)> = x
+                    .row()
+                    .iter()
+                    .map(|(j, v)| {
+                        let mean = (0..k).map(|d| self.classifier.weight(j, d) as f64).sum::<f64>() / k as f64;
+                        (j, v as f64 * (self.classifier.weight(j, *c) as f64 - mean))
+                    })
+                    .filter(|(_, w)| *w > 0.0 && w.is_finite())
+                    .collect();
+                contributions.sort_by(|a, b| b.1.total_cmp(&a.1));
+                ls.terms = contributions
+                    .into_iter()
+                    .take(terms)
+                    .filter_map(|(j, w)| {
+                        self.vectorizer
+                            .feature_name(j)
+                            .map(|term| TermWeight { term, weight: w })
+                    })
+                    .collect();
+            }
+        }
+        scored.into_iter().map(|(_, s)| s).collect()
     }
 
     /// Index of the most probable label.
@@ -419,6 +477,16 @@ mod tests {
             assert_eq!(m.classify("pengungsi di perbatasan", 1)[0].label, "migration");
             assert_eq!(m.classify("vaksin", 2).len(), 2);
             assert_eq!(m.algorithm(), algorithm);
+            let explained = m.classify_explained("kartel kokain ditangkap di perbatasan", 2, 3);
+            assert_eq!(explained[0].label, "drugs");
+            let terms: Vec<&str> = explained[0].terms.iter().map(|t| t.term.as_str()).collect();
+            assert!(
+                terms.contains(&"kartel") || terms.contains(&"kokain"),
+                "{algorithm}: {terms:?}"
+            );
+            assert!(!terms.contains(&"perbatasan"), "{algorithm}: {terms:?}");
+            assert!(explained[0].terms.windows(2).all(|w| w[0].weight >= w[1].weight));
+            assert!(m.classify("kartel", 1)[0].terms.is_empty());
         }
     }
 

@@ -39,6 +39,17 @@ fn top_k(k: u32) -> usize {
     k as usize
 }
 
+/// Terms per label when a request asks for explanations.
+const EXPLAIN_TERMS: usize = 10;
+
+fn explain_terms(explain: bool) -> usize {
+    if explain {
+        EXPLAIN_TERMS
+    } else {
+        0
+    }
+}
+
 /// Log the outcome of a call inside its request span: client mistakes at debug (they are the
 /// caller's to see), server faults at error.
 fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T, Status>) -> Result<T, Status> {
@@ -70,7 +81,9 @@ impl ArticleApi {
         let req = request.into_inner();
         let text = article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
         let served = self.state.model()?;
-        let labels = served.model.classify(&text, top_k(req.top_k));
+        let labels = served
+            .model
+            .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain));
         Ok(Response::new(pb::ClassifyResponse {
             labels: convert::labels(labels),
             model_version: served.model.version().to_string(),
@@ -95,6 +108,7 @@ impl ArticleApi {
         let served = self.state.model()?;
         let max_bytes = self.state.options.max_text_bytes;
         let k = top_k(req.top_k);
+        let terms = explain_terms(req.explain);
         let model = served.clone();
         let results = blocking(move || {
             req.articles
@@ -104,7 +118,7 @@ impl ArticleApi {
                     |(i, a)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes) {
                         Ok(text) => pb::ClassifyResult {
                             id: a.id.clone(),
-                            labels: convert::labels(model.model.classify(&text, k)),
+                            labels: convert::labels(model.model.classify_explained(&text, k, terms)),
                             error: None,
                         },
                         Err(e) => pb::ClassifyResult {
@@ -153,7 +167,11 @@ impl ArticleApi {
                             .and_then(|text| state.model().map(|m| (m, text)));
                         match result {
                             Ok((served, text)) => pb::ClassifyResponse {
-                                labels: convert::labels(served.model.classify(&text, top_k(req.top_k))),
+                                labels: convert::labels(served.model.classify_explained(
+                                    &text,
+                                    top_k(req.top_k),
+                                    explain_terms(req.explain),
+                                )),
                                 model_version: served.model.version().to_string(),
                                 id,
                                 error: None,

@@ -12,6 +12,14 @@ pub fn labels(scores: Vec<LabelScore>) -> Vec<pb::LabelScore> {
         .map(|s| pb::LabelScore {
             label: s.label,
             score: s.score,
+            terms: s
+                .terms
+                .into_iter()
+                .map(|t| pb::TermWeight {
+                    term: t.term,
+                    weight: t.weight,
+                })
+                .collect(),
         })
         .collect()
 }
