@@ -29,6 +29,12 @@ fn main() {
         exit_quietly_on_closed_pipe();
     }
     init_logging(&cli.log);
+    if cli.threads > 0 {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global() {
+            eprintln!("warta: cannot start {} worker threads: {e}", cli.threads);
+            std::process::exit(1);
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(cli::serve(args)),

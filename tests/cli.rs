@@ -188,3 +188,27 @@ fn extract_reads_a_plain_text_article() {
     assert_eq!(v["quantities"][0]["unit"], "migran");
     assert_eq!(v["dates"][0]["normalized"], "--06-08");
 }
+
+#[test]
+fn parallel_classify_keeps_input_order_across_chunks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let texts = ["kartel kokain", "vaksin campak", "migran perbatasan"];
+    let input: String = (0..2500)
+        .map(|i| format!("{}\n", serde_json::json!({"id": i.to_string(), "text": texts[i % 3]})))
+        .collect();
+    for threads in ["1", "2"] {
+        let o = warta(
+            &["--threads", threads, "classify", "--model", &model, "--top-k", "1"],
+            &input,
+        );
+        assert!(o.status.success());
+        let rows = stdout_lines(&o);
+        assert_eq!(rows.len(), 2500);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r["id"], i.to_string());
+            let want = ["drugs_crime", "health", "migration"][i % 3];
+            assert_eq!(r["labels"][0]["label"], want, "row {i} with {threads} threads");
+        }
+    }
+}

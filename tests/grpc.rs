@@ -577,3 +577,50 @@ async fn classify_explains_labels_with_the_terms_that_drove_them() {
         .into_inner();
     assert!(plain.labels[0].terms.is_empty(), "no explanation unless asked");
 }
+
+#[tokio::test]
+async fn large_batches_and_streams_keep_order() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let texts = [
+        "Kartel narkoba menyelundupkan kokain.",
+        "Vaksin campak untuk anak di rumah sakit.",
+        "Pemilu dan partai politik di parlemen.",
+    ];
+    let articles: Vec<Article> = (0..300).filter_map(|i| article(&i.to_string(), texts[i % 3])).collect();
+    let r = client
+        .classify_batch(ClassifyBatchRequest {
+            articles: articles.clone(),
+            top_k: 1,
+            explain: false,
+        })
+        .await
+        .expect("batch")
+        .into_inner();
+    let expected = ["drugs_crime", "health", "politics"];
+    for (i, res) in r.results.iter().enumerate() {
+        assert_eq!(res.id, i.to_string());
+        assert_eq!(res.labels[0].label, expected[i % 3]);
+    }
+    let requests: Vec<ClassifyRequest> = articles
+        .into_iter()
+        .map(|a| ClassifyRequest {
+            article: Some(a),
+            top_k: 1,
+            explain: false,
+        })
+        .collect();
+    let mut out = client
+        .classify_stream(tokio_stream::iter(requests))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut i = 0;
+    while let Some(r) = out.next().await {
+        let r = r.expect("item");
+        assert_eq!(r.id, i.to_string());
+        assert_eq!(r.labels[0].label, expected[i % 3]);
+        i += 1;
+    }
+    assert_eq!(i, 300);
+}

@@ -5,6 +5,7 @@ use super::{load_or_default, ClassifyArgs, ExtractArgs};
 use crate::corpus::{lines, parse_row, read_text_file, Row};
 use crate::error::Error;
 use crate::extract::Extractor;
+use rayon::prelude::*;
 use serde_json::json;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -51,40 +52,67 @@ impl Tally {
     }
 }
 
-/// Run `f` on each row; write its JSON, or an error line naming the input line.
+/// Rows read and answered together: parallel across cores, bounded memory.
+const CHUNK: usize = 1024;
+
+/// Answer one input line: the row's JSON, or an error row naming the line.
+fn answer(
+    n: usize,
+    line: Result<String, String>,
+    f: &(impl Fn(&Row) -> Result<serde_json::Value, Error> + Sync),
+) -> (serde_json::Value, Option<String>) {
+    match line.and_then(|l| parse_row(&l)) {
+        Err(e) => (json!({"id": null, "line": n, "error": e}), Some(e)),
+        Ok(r) => match f(&r) {
+            Ok(v) => (v, None),
+            Err(e) => {
+                let message = e.to_string();
+                (json!({"id": r.id, "line": n, "error": message}), Some(message))
+            }
+        },
+    }
+}
+
+/// Run `f` on each row, chunk by chunk on all cores; write the answers in input order.
 fn each_row(
     input: &Path,
     command: &str,
     strict: bool,
-    mut f: impl FnMut(&Row) -> Result<serde_json::Value, Error>,
+    f: impl Fn(&Row) -> Result<serde_json::Value, Error> + Sync,
 ) -> Result<(), Error> {
     let reader = open_input(input)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut tally = Tally::default();
-    for item in lines(reader) {
-        let (n, line) = item?;
-        tally.rows += 1;
-        let row = line.and_then(|l| parse_row(&l));
-        let value = match row {
-            Err(e) => {
+    let mut chunk: Vec<(usize, Result<String, String>)> = Vec::with_capacity(CHUNK);
+    let mut lines = lines(reader).peekable();
+    while lines.peek().is_some() {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            match lines.next() {
+                Some(item) => chunk.push(item?),
+                None => break,
+            }
+        }
+        let answers: Vec<(usize, serde_json::Value, Option<String>)> = chunk
+            .par_drain(..)
+            .map(|(n, line)| {
+                let (v, e) = answer(n, line, &f);
+                (n, v, e)
+            })
+            .collect();
+        for (n, value, error) in answers {
+            tally.rows += 1;
+            if let Some(e) = error {
                 tally.fail(n, &e);
-                json!({"id": null, "line": n, "error": e})
             }
-            Ok(r) => match f(&r) {
-                Ok(v) => v,
-                Err(e) => {
-                    tally.fail(n, &e.to_string());
-                    json!({"id": r.id, "line": n, "error": e.to_string()})
+            if let Err(e) = writeln!(out, "{value}") {
+                // a closed pipe (`| head`) is a normal way for a reader to stop
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(());
                 }
-            },
-        };
-        if let Err(e) = writeln!(out, "{value}") {
-            // a closed pipe (`| head`) is a normal way for a reader to stop
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
+                return Err(e.into());
             }
-            return Err(e.into());
         }
     }
     out.flush()?;

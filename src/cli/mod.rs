@@ -25,6 +25,9 @@ pub struct Cli {
     /// Log filter, RUST_LOG syntax (e.g. "info", "warta=debug").
     #[arg(long, env = "WARTA_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Worker threads for batch work (0: one per core).
+    #[arg(long, env = "WARTA_THREADS", default_value_t = 0, global = true)]
+    pub threads: usize,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -5,8 +5,10 @@ use crate::corpus::join_title;
 use crate::error::Error;
 use crate::proto::v1 as pb;
 use crate::proto::v1::article_service_server::ArticleService;
+use rayon::prelude::*;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -64,6 +66,54 @@ fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T
     result
 }
 
+/// Most stream requests classified together.
+const STREAM_CHUNK: usize = 64;
+/// Batches smaller than this are classified on one thread: spreading them costs more than it saves.
+const PARALLEL_FROM: usize = 8;
+
+/// tonic reports a too-large message as OUT_OF_RANGE; gRPC and our interface say RESOURCE_EXHAUSTED.
+fn oversize_status(status: Status) -> Status {
+    if status.code() == tonic::Code::OutOfRange && status.message().contains(super::oversize::TOO_LARGE) {
+        Status::resource_exhausted(status.message())
+    } else {
+        status
+    }
+}
+
+/// One stream answer: labels, or the item's error.
+fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyResponse {
+    let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+    let result = article_text(req.article.as_ref(), "article", state.options.max_text_bytes)
+        .and_then(|text| state.model().map(|m| (m, text)));
+    match result {
+        Ok((served, text)) => pb::ClassifyResponse {
+            labels: convert::labels(served.model.classify_explained(
+                &text,
+                top_k(req.top_k),
+                explain_terms(req.explain),
+            )),
+            model_version: served.model.version().to_string(),
+            id,
+            error: None,
+        },
+        Err(e) => pb::ClassifyResponse {
+            labels: Vec::new(),
+            model_version: String::new(),
+            id,
+            error: Some(convert::item_error(&e)),
+        },
+    }
+}
+
+/// Classify requests in order, on all cores when there are enough of them.
+fn classify_many(state: &State, requests: &[pb::ClassifyRequest]) -> Vec<pb::ClassifyResponse> {
+    if requests.len() < PARALLEL_FROM {
+        requests.iter().map(|r| classify_one(state, r)).collect()
+    } else {
+        requests.par_iter().map(|r| classify_one(state, r)).collect()
+    }
+}
+
 /// Run CPU-bound work off the async executor.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)
@@ -111,24 +161,24 @@ impl ArticleApi {
         let terms = explain_terms(req.explain);
         let model = served.clone();
         let results = blocking(move || {
-            req.articles
-                .iter()
-                .enumerate()
-                .map(
-                    |(i, a)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes) {
-                        Ok(text) => pb::ClassifyResult {
-                            id: a.id.clone(),
-                            labels: convert::labels(model.model.classify_explained(&text, k, terms)),
-                            error: None,
-                        },
-                        Err(e) => pb::ClassifyResult {
-                            id: a.id.clone(),
-                            labels: Vec::new(),
-                            error: Some(convert::item_error(&e)),
-                        },
-                    },
-                )
-                .collect::<Vec<_>>()
+            let one = |(i, a): (usize, &pb::Article)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes)
+            {
+                Ok(text) => pb::ClassifyResult {
+                    id: a.id.clone(),
+                    labels: convert::labels(model.model.classify_explained(&text, k, terms)),
+                    error: None,
+                },
+                Err(e) => pb::ClassifyResult {
+                    id: a.id.clone(),
+                    labels: Vec::new(),
+                    error: Some(convert::item_error(&e)),
+                },
+            };
+            if req.articles.len() < PARALLEL_FROM {
+                req.articles.iter().enumerate().map(one).collect::<Vec<_>>()
+            } else {
+                req.articles.par_iter().enumerate().map(one).collect::<Vec<_>>()
+            }
         })
         .await?;
         Ok(Response::new(pb::ClassifyBatchResponse {
@@ -143,50 +193,43 @@ impl ArticleApi {
     ) -> Result<Response<ClassifyStreamOut>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
-        let mut inbound = request.into_inner();
         let state = self.state.clone();
-        // bounded: a slow reader slows the stream instead of growing a queue
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        // Requests that are already waiting are classified together on all cores; answers
+        // keep request order. The outbound channel is bounded: a slow reader slows the
+        // stream instead of growing a queue.
+        let mut inbound = Box::pin(
+            request
+                .into_inner()
+                .chunks_timeout(STREAM_CHUNK, Duration::from_millis(1)),
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         tokio::spawn(async move {
-            while let Some(item) = inbound.next().await {
-                let response = match item {
-                    Err(status) => {
-                        let status = if status.code() == tonic::Code::OutOfRange
-                            && status.message().contains(super::oversize::TOO_LARGE)
-                        {
-                            Status::resource_exhausted(status.message())
-                        } else {
-                            status
-                        };
-                        let _ = tx.send(Err(status)).await;
-                        break;
+            while let Some(chunk) = inbound.next().await {
+                let mut requests = Vec::with_capacity(chunk.len());
+                let mut failure = None;
+                for item in chunk {
+                    match item {
+                        Ok(req) if failure.is_none() => requests.push(req),
+                        Err(status) if failure.is_none() => failure = Some(oversize_status(status)),
+                        _ => {}
                     }
-                    Ok(req) => {
-                        let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
-                        let result = article_text(req.article.as_ref(), "article", state.options.max_text_bytes)
-                            .and_then(|text| state.model().map(|m| (m, text)));
-                        match result {
-                            Ok((served, text)) => pb::ClassifyResponse {
-                                labels: convert::labels(served.model.classify_explained(
-                                    &text,
-                                    top_k(req.top_k),
-                                    explain_terms(req.explain),
-                                )),
-                                model_version: served.model.version().to_string(),
-                                id,
-                                error: None,
-                            },
-                            Err(e) => pb::ClassifyResponse {
-                                labels: Vec::new(),
-                                model_version: String::new(),
-                                id,
-                                error: Some(convert::item_error(&e)),
-                            },
-                        }
+                }
+                let state = state.clone();
+                let answers = match blocking(move || classify_many(&state, &requests)).await {
+                    Ok(a) => a,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
                     }
                 };
-                if tx.send(Ok(response)).await.is_err() {
-                    break; // the client went away
+                for answer in answers {
+                    if tx.send(Ok(answer)).await.is_err() {
+                        return; // the client went away
+                    }
+                }
+                if let Some(status) = failure {
+                    let _ = tx.send(Err(status)).await;
+                    return;
                 }
             }
         });
