@@ -2,7 +2,7 @@
 
 use super::sparse::SparseVec;
 use crate::text::fasthash::{FastMap, FastSet};
-use crate::text::{is_stopword, words};
+use crate::text::{is_stopword, stopword_list, words, Language};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
@@ -150,8 +150,22 @@ pub struct Vectorizer {
     idf: Vec<f32>,
     /// Training documents the IDF was computed on.
     documents: u64,
+    /// Term → term id; stopwords (when removed) map to `STOP`, so one lookup per word
+    /// classifies it.
     term_index: FastMap<String, u32>,
-    feature_index: FastMap<NgramKey, u32>,
+    /// Term id → its unigram feature (or `NONE`): an array index instead of a hash lookup.
+    unigram: Vec<u32>,
+    /// Two term ids packed in a u64 → bigram feature.
+    bigram: FastMap<u64, u32>,
+    /// Longer n-grams → feature.
+    longer: FastMap<NgramKey, u32>,
+}
+
+/// Marks a stopword in `term_index`.
+const STOP: u32 = u32::MAX - 1;
+
+fn pack(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
 }
 
 impl From<Vectorizer> for VectorizerData {
@@ -192,11 +206,33 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 )));
             }
         }
-        let term_index: FastMap<String, u32> = d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let feature_index: FastMap<NgramKey, u32> =
-            d.features.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
-        if term_index.len() != d.terms.len() || feature_index.len() != d.features.len() {
-            return Err(FeatureError::Corrupt("duplicate terms or features".into()));
+        let mut term_index: FastMap<String, u32> =
+            d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        if term_index.len() != d.terms.len() {
+            return Err(FeatureError::Corrupt("duplicate terms".into()));
+        }
+        if d.config.remove_stopwords {
+            for w in stopword_list(Language::Indonesian)
+                .into_iter()
+                .chain(stopword_list(Language::English))
+            {
+                term_index.entry(w.to_string()).or_insert(STOP);
+            }
+        }
+        let mut unigram = vec![NONE; d.terms.len()];
+        let mut bigram = FastMap::default();
+        let mut longer = FastMap::default();
+        let mut distinct = 0;
+        for (i, key) in d.features.iter().enumerate() {
+            let fresh = match key {
+                [a, NONE, NONE] => std::mem::replace(&mut unigram[*a as usize], i as u32) == NONE,
+                [a, b, NONE] => bigram.insert(pack(*a, *b), i as u32).is_none(),
+                _ => longer.insert(*key, i as u32).is_none(),
+            };
+            distinct += fresh as usize;
+        }
+        if distinct != d.features.len() {
+            return Err(FeatureError::Corrupt("duplicate features".into()));
         }
         Ok(Vectorizer {
             config: d.config,
@@ -205,7 +241,9 @@ impl TryFrom<VectorizerData> for Vectorizer {
             idf: d.idf,
             documents: d.documents,
             term_index,
-            feature_index,
+            unigram,
+            bigram,
+            longer,
         })
     }
 }
@@ -351,7 +389,7 @@ impl Vectorizer {
     /// IDF of a single (already normalised) term, if it is a unigram feature.
     pub fn term_idf(&self, term: &str) -> Option<f32> {
         let id = *self.term_index.get(term)?;
-        let f = *self.feature_index.get(&[id, NONE, NONE])?;
+        let f = *self.unigram.get(id as usize)?;
         self.idf.get(f as usize).copied()
     }
 
@@ -383,17 +421,43 @@ impl Vectorizer {
 
     /// Counts with a chosen lead weight (1.0: plain occurrence counts).
     pub fn counts_with_lead_weight(&self, text: &str, weight: f32) -> Vec<(u32, f32)> {
-        let mut ids: Vec<Option<u32>> = Vec::with_capacity(text.len() / 6);
-        analyze_each(text, self.config.remove_stopwords, |t| {
-            ids.push(self.term_index.get(t).copied())
+        // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
+        let mut ids: Vec<u32> = Vec::with_capacity(text.len() / 6);
+        analyze_each(text, false, |t| match self.term_index.get(t) {
+            Some(&STOP) => {}
+            Some(&id) => ids.push(id),
+            None => ids.push(NONE),
         });
         let mut hits: Vec<(u32, f32)> = Vec::with_capacity(ids.len() * 2);
-        let lead = self.config.lead_terms;
-        for_each_ngram(&ids, self.config.ngram_min, self.config.ngram_max, |start, k| {
-            if let Some(&f) = self.feature_index.get(&k) {
-                hits.push((f, if start < lead { weight } else { 1.0 }));
+        let (min, max, lead) = (self.config.ngram_min, self.config.ngram_max, self.config.lead_terms);
+        for (i, &a) in ids.iter().enumerate() {
+            if a == NONE {
+                continue;
             }
-        });
+            let w = if i < lead { weight } else { 1.0 };
+            if min <= 1 {
+                let f = self.unigram[a as usize];
+                if f != NONE {
+                    hits.push((f, w));
+                }
+            }
+            if max >= 2 && min <= 2 {
+                if let Some(&b) = ids.get(i + 1).filter(|&&b| b != NONE) {
+                    if let Some(&f) = self.bigram.get(&pack(a, b)) {
+                        hits.push((f, w));
+                    }
+                }
+            }
+            if max >= 3 {
+                if let (Some(&b), Some(&c)) = (ids.get(i + 1), ids.get(i + 2)) {
+                    if b != NONE && c != NONE {
+                        if let Some(&f) = self.longer.get(&[a, b, c]) {
+                            hits.push((f, w));
+                        }
+                    }
+                }
+            }
+        }
         hits.sort_unstable_by_key(|h| h.0);
         let mut out: Vec<(u32, f32)> = Vec::new();
         for (f, w) in hits {

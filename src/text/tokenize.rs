@@ -44,36 +44,65 @@ pub struct Words<'a> {
     pos: usize,
 }
 
+/// The character at byte `i` (a char boundary) and its length; ASCII without decoding.
+#[inline]
+fn char_at(text: &str, i: usize) -> Option<(char, usize)> {
+    let b = *text.as_bytes().get(i)?;
+    if b < 0x80 {
+        Some((b as char, 1))
+    } else {
+        text.get(i..)?.chars().next().map(|c| (c, c.len_utf8()))
+    }
+}
+
+#[inline]
+fn is_word_char_fast(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else {
+        is_word_char(c)
+    }
+}
+
 impl<'a> Iterator for Words<'a> {
     type Item = Word<'a>;
 
     fn next(&mut self) -> Option<Word<'a>> {
-        let rest = self.text.get(self.pos..)?;
-        let (skip, _) = rest.char_indices().find(|&(_, c)| is_word_char(c))?;
-        let start = self.pos + skip;
+        let text = self.text;
+        let mut i = self.pos;
+        // skip to the start of the next word
+        let start = loop {
+            let (c, len) = char_at(text, i)?;
+            if is_word_char_fast(c) {
+                break i;
+            }
+            i += len;
+        };
         let mut end = start;
-        let mut chars = self.text[start..].char_indices().peekable();
+        let mut j = start;
         let mut prev: Option<char> = None;
-        while let Some((i, c)) = chars.next() {
-            if is_word_char(c) {
-                end = start + i + c.len_utf8();
+        while let Some((c, len)) = char_at(text, j) {
+            if is_word_char_fast(c) {
+                j += len;
+                end = j;
                 prev = Some(c);
                 continue;
             }
-            let next = chars.peek().map(|&(_, n)| n);
+            let next = char_at(text, j + len).map(|(n, _)| n);
             let inner = match (prev, next) {
-                (Some(p), Some(n)) if is_joiner(c) => is_word_char(p) && is_word_char(n),
+                (Some(p), Some(n)) if is_joiner(c) => is_word_char_fast(p) && is_word_char_fast(n),
                 (Some(p), Some(n)) if c == '.' || c == ',' => p.is_ascii_digit() && n.is_ascii_digit(),
                 _ => false,
             };
             if !inner {
                 break;
             }
+            j += len;
             prev = Some(c);
         }
         self.pos = end;
         Some(Word {
-            text: &self.text[start..end],
+            text: &text[start..end],
             start,
             end,
         })
