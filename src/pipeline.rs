@@ -43,3 +43,112 @@ pub fn default_model_deferred_cv(
     let job = move || cross_validate(&examples(&rows), &config, 5, CV_SEED);
     Ok((model, job))
 }
+
+/// One point of the tuning grid and its cross-validated figures.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub config: TrainConfig,
+    pub metrics: Metrics,
+}
+
+impl Trial {
+    /// "logreg C=10 min_df=2 ngrams=1-2"
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        let knob = match c.algorithm {
+            crate::model::Algorithm::Softmax => format!("C={}", c.c),
+            _ => format!("alpha={}", c.alpha),
+        };
+        format!(
+            "{} {knob} min_df={} ngrams={}-{}",
+            c.algorithm, c.features.min_df, c.features.ngram_min, c.features.ngram_max
+        )
+    }
+}
+
+/// The grid `warta train --tune` searches: every algorithm with its key knob, minimum
+/// document frequency and n-gram length, around `base` (other settings kept).
+pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
+    use crate::model::Algorithm;
+    let mut grid = Vec::new();
+    for algorithm in Algorithm::ALL {
+        let knobs: &[f64] = match algorithm {
+            Algorithm::Softmax => &[1.0, 10.0, 100.0],
+            _ => &[0.03, 0.1, 0.3, 1.0],
+        };
+        for &knob in knobs {
+            for min_df in [1, 2] {
+                for ngram_max in [1, 2] {
+                    let mut c = base.clone();
+                    c.algorithm = algorithm;
+                    match algorithm {
+                        Algorithm::Softmax => c.c = knob,
+                        _ => c.alpha = knob,
+                    }
+                    c.features.min_df = min_df;
+                    c.features.ngram_max = ngram_max;
+                    grid.push(c);
+                }
+            }
+        }
+    }
+    grid
+}
+
+/// Cross-validate every grid point on `rows`; best first (accuracy, then macro-F1).
+pub fn tune(rows: &[Row], base: &TrainConfig, folds: usize) -> Result<Vec<Trial>, ModelError> {
+    let ex = examples(rows);
+    let mut trials = Vec::new();
+    for config in tuning_grid(base) {
+        let metrics = cross_validate(&ex, &config, folds.max(2), CV_SEED)?;
+        trials.push(Trial { config, metrics });
+    }
+    trials.sort_by(|a, b| {
+        b.metrics
+            .accuracy
+            .total_cmp(&a.metrics.accuracy)
+            .then(b.metrics.macro_f1.total_cmp(&a.metrics.macro_f1))
+    });
+    Ok(trials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<Row> {
+        let mut v = Vec::new();
+        for (label, words) in [
+            ("migration", "migran perbatasan suaka pengungsi deportasi visa"),
+            ("drugs", "narkoba kokain kartel sabu penyelundupan ganja"),
+        ] {
+            let w: Vec<&str> = words.split(' ').collect();
+            for i in 0..10 {
+                v.push(Row {
+                    id: format!("{label}{i}"),
+                    title: String::new(),
+                    text: format!("{} {} {} berita", w[i % 6], w[(i + 1) % 6], w[(i + 3) % 6]),
+                    labels: vec![label.to_string()],
+                });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn tuning_covers_every_algorithm_and_ranks_best_first() {
+        let base = TrainConfig::default();
+        let grid = tuning_grid(&base);
+        assert_eq!(grid.len(), 44);
+        for a in crate::model::Algorithm::ALL {
+            assert!(grid.iter().any(|c| c.algorithm == a));
+        }
+        let trials = tune(&rows(), &base, 3).unwrap();
+        assert_eq!(trials.len(), 44);
+        assert!(trials
+            .windows(2)
+            .all(|w| w[0].metrics.accuracy >= w[1].metrics.accuracy));
+        assert!(trials[0].metrics.accuracy > 0.9, "{}", trials[0].describe());
+        assert!(trials[0].describe().contains("min_df="));
+    }
+}

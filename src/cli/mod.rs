@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::eval::{score, Metrics};
 use crate::features::FeatureConfig;
 use crate::model::{Algorithm, TopicModel, TrainConfig};
-use crate::pipeline::{default_model, default_model_deferred_cv, train_rows};
+use crate::pipeline::{default_model, default_model_deferred_cv, train_rows, tune};
 use crate::service::{ServedModel, ServerOptions};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -76,9 +76,13 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, env = "WARTA_OUT")]
     pub out: PathBuf,
-    /// Classifier: logreg (multinomial logistic regression) or complement-nb.
+    /// Classifier: logreg (multinomial logistic regression), complement-nb or multinomial-nb.
     #[arg(long, env = "WARTA_ALGORITHM", default_value = "logreg")]
     pub algorithm: Algorithm,
+    /// Search a small grid (algorithm × C/alpha × min_df × n-gram length) by k-fold
+    /// cross-validation, print it, and train the winner.
+    #[arg(long, env = "WARTA_TUNE")]
+    pub tune: bool,
     /// Folds of cross-validation before the final fit (0 or 1: none).
     #[arg(long, env = "WARTA_FOLDS", default_value_t = 5)]
     pub folds: usize,
@@ -237,6 +241,31 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         algorithm: args.algorithm,
         c: args.c,
         alpha: args.alpha,
+    };
+    let config = if args.tune {
+        let trials = tune(&rows, &config, args.folds)?;
+        println!(
+            "tuning: {} settings, {}-fold cross-validation each",
+            trials.len(),
+            args.folds.max(2)
+        );
+        println!("  {:<44} {:>9} {:>9}", "setting", "accuracy", "macro-F1");
+        for t in trials.iter().take(12) {
+            println!(
+                "  {:<44} {:>9.4} {:>9.4}",
+                t.describe(),
+                t.metrics.accuracy,
+                t.metrics.macro_f1
+            );
+        }
+        let best = trials
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal("empty tuning grid".into()))?;
+        println!("winner: {}", best.describe());
+        best.config
+    } else {
+        config
     };
     let model = train_rows(&rows, &config, args.folds, &source)?;
     let elapsed = started.elapsed();

@@ -5,7 +5,7 @@ mod naive_bayes;
 mod persist;
 mod softmax;
 
-pub use naive_bayes::{ComplementNb, ComplementNbParams};
+pub use naive_bayes::{ComplementNb, ComplementNbParams, MultinomialNb, MultinomialNbParams};
 pub use persist::{ModelFileError, FORMAT_VERSION};
 pub use softmax::{Softmax, SoftmaxParams};
 
@@ -37,17 +37,20 @@ pub enum ModelError {
 pub enum Algorithm {
     /// Multinomial logistic regression (L-BFGS): calibrated probabilities, the default.
     Softmax,
-    /// Complement naive Bayes: fastest to fit.
+    /// Complement naive Bayes: fastest to fit, strong on small corpora.
     ComplementNb,
+    /// Multinomial naive Bayes.
+    MultinomialNb,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 2] = [Algorithm::Softmax, Algorithm::ComplementNb];
+    pub const ALL: [Algorithm; 3] = [Algorithm::Softmax, Algorithm::ComplementNb, Algorithm::MultinomialNb];
 
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::Softmax => "logreg",
             Algorithm::ComplementNb => "complement-nb",
+            Algorithm::MultinomialNb => "multinomial-nb",
         }
     }
 }
@@ -65,7 +68,7 @@ impl FromStr for Algorithm {
         Algorithm::ALL
             .into_iter()
             .find(|a| a.name() == s)
-            .ok_or_else(|| format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb"))
+            .ok_or_else(|| format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb"))
     }
 }
 
@@ -74,6 +77,7 @@ impl FromStr for Algorithm {
 pub enum Classifier {
     Softmax(Softmax),
     ComplementNb(ComplementNb),
+    MultinomialNb(MultinomialNb),
 }
 
 impl Classifier {
@@ -81,6 +85,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(m) => m.classes(),
             Classifier::ComplementNb(m) => m.classes(),
+            Classifier::MultinomialNb(m) => m.classes(),
         }
     }
 
@@ -88,6 +93,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(m) => m.features(),
             Classifier::ComplementNb(m) => m.features(),
+            Classifier::MultinomialNb(m) => m.features(),
         }
     }
 
@@ -95,6 +101,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(_) => Algorithm::Softmax,
             Classifier::ComplementNb(_) => Algorithm::ComplementNb,
+            Classifier::MultinomialNb(_) => Algorithm::MultinomialNb,
         }
     }
 
@@ -102,6 +109,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(m) => m.validate(),
             Classifier::ComplementNb(m) => m.validate(),
+            Classifier::MultinomialNb(m) => m.validate(),
         }
     }
 
@@ -110,6 +118,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(m) => m.weight(j, c),
             Classifier::ComplementNb(m) => m.weight(j, c),
+            Classifier::MultinomialNb(m) => m.weight(j, c),
         }
     }
 
@@ -118,6 +127,7 @@ impl Classifier {
         match self {
             Classifier::Softmax(m) => m.predict_proba_row(row, out),
             Classifier::ComplementNb(m) => m.predict_proba_row(row, out),
+            Classifier::MultinomialNb(m) => m.predict_proba_row(row, out),
         }
     }
 }
@@ -423,6 +433,9 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c).fit(&dataset)?),
         Algorithm::ComplementNb => {
             Classifier::ComplementNb(ComplementNbParams::default().alpha(config.alpha).fit(&dataset)?)
+        }
+        Algorithm::MultinomialNb => {
+            Classifier::MultinomialNb(MultinomialNbParams::default().alpha(config.alpha).fit(&dataset)?)
         }
     };
     let meta = ModelMeta {

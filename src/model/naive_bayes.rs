@@ -178,3 +178,155 @@ impl PredictInplace<SparseMatrix, Array1<usize>> for ComplementNb {
         Array1::zeros(x.nrows())
     }
 }
+
+/// Checked hyperparameters of multinomial naive Bayes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultinomialNbValidParams {
+    alpha: f64,
+}
+
+/// Multinomial naive Bayes hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultinomialNbParams(MultinomialNbValidParams);
+
+impl Default for MultinomialNbParams {
+    fn default() -> Self {
+        MultinomialNbParams(MultinomialNbValidParams { alpha: 0.1 })
+    }
+}
+
+impl MultinomialNbParams {
+    /// Additive (Lidstone) smoothing.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.0.alpha = alpha;
+        self
+    }
+}
+
+impl ParamGuard for MultinomialNbParams {
+    type Checked = MultinomialNbValidParams;
+    type Error = ModelError;
+
+    fn check_ref(&self) -> Result<&MultinomialNbValidParams, ModelError> {
+        if !(self.0.alpha.is_finite() && self.0.alpha > 0.0) {
+            return Err(ModelError::Params(format!(
+                "alpha must be a positive number, got {}",
+                self.0.alpha
+            )));
+        }
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<MultinomialNbValidParams, ModelError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+/// Fitted multinomial NB: log class priors and per-feature log likelihoods (feature-major).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultinomialNb {
+    classes: usize,
+    features: usize,
+    log_prior: Vec<f32>,
+    weights: Vec<f32>,
+}
+
+impl MultinomialNb {
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.classes == 0
+            || self.weights.len() != self.classes * self.features
+            || self.log_prior.len() != self.classes
+        {
+            return Err("naive Bayes weights do not match their shape".into());
+        }
+        if self.weights.iter().chain(&self.log_prior).any(|w| !w.is_finite()) {
+            return Err("naive Bayes weights are not finite".into());
+        }
+        Ok(())
+    }
+
+    pub fn decision(&self, row: SparseRow<'_>, out: &mut [f64]) {
+        for (o, p) in out.iter_mut().zip(&self.log_prior) {
+            *o = *p as f64;
+        }
+        let k = self.classes;
+        for (j, x) in row.iter() {
+            if let Some(w) = self.weights.get(j * k..(j + 1) * k) {
+                for (o, w) in out.iter_mut().zip(w) {
+                    *o += (*w * x) as f64;
+                }
+            }
+        }
+    }
+
+    /// Posterior class probabilities.
+    pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
+        self.decision(row, out);
+        softmax_in_place(out);
+    }
+
+    pub fn weight(&self, j: usize, c: usize) -> f32 {
+        self.weights.get(j * self.classes + c).copied().unwrap_or(0.0)
+    }
+}
+
+impl Fit<SparseMatrix, Array1<usize>, ModelError> for MultinomialNbValidParams {
+    type Object = MultinomialNb;
+
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<MultinomialNb, ModelError> {
+        let x = dataset.records();
+        let y = dataset.targets();
+        if x.nrows() == 0 {
+            return Err(linfa::Error::NotEnoughSamples.into());
+        }
+        if y.len() != x.nrows() {
+            return Err(linfa::Error::MismatchedShapes(x.nrows(), y.len()).into());
+        }
+        let k = y.iter().max().map_or(0, |m| m + 1).max(2);
+        let d = x.ncols();
+        let mut count = vec![0.0f64; d * k];
+        let mut docs = vec![0.0f64; k];
+        for (row, &c) in x.rows().zip(y.iter()) {
+            docs[c] += 1.0;
+            for (j, v) in row.iter() {
+                count[j * k + c] += v as f64;
+            }
+        }
+        let mut class_total = vec![0.0f64; k];
+        for j in 0..d {
+            for c in 0..k {
+                class_total[c] += count[j * k + c];
+            }
+        }
+        let n = x.nrows() as f64;
+        let mut weights = vec![0.0f32; d * k];
+        for c in 0..k {
+            let denom = class_total[c] + self.alpha * d as f64;
+            for j in 0..d {
+                weights[j * k + c] = ((count[j * k + c] + self.alpha) / denom).ln() as f32;
+            }
+        }
+        // a class absent from training keeps a tiny prior rather than -inf
+        let log_prior = docs
+            .iter()
+            .map(|&m| ((m + 1e-3) / (n + 1e-3 * k as f64)).ln() as f32)
+            .collect();
+        let model = MultinomialNb {
+            classes: k,
+            features: d,
+            log_prior,
+            weights,
+        };
+        model.validate().map_err(ModelError::NotConverged)?;
+        Ok(model)
+    }
+}
