@@ -1,7 +1,8 @@
 //! Topic classification benchmark: warta beside the peers a user would pick instead
 //! (`../shared/bench/peers.py`: scikit-learn pipelines and fastText), on the same splits, in
-//! one run. Prints accuracy, macro-F1, training time, single-thread predict rate, model size,
-//! and the ratios against the peers.
+//! one run. Prints accuracy, macro-F1, training time, single-thread predict rate in process and
+//! through `warta --threads 1 classify` on a JSONL file, model size, and the ratios against the
+//! peers (the speed ratios use the CLI rate: tokenize → features → scores plus JSON in and out).
 //!
 //! Run: `benches/topic.sh` (sets up the peers' Python environment), or
 //! `cargo bench --bench topic` with `WARTA_SHARED` (default `../shared`) and `WARTA_PYTHON`
@@ -26,7 +27,33 @@ struct Result {
     macro_f1: f64,
     train_s: f64,
     docs_per_s: f64,
+    /// `warta --threads 1 classify` on the JSONL file, whole process (load, parse, write).
+    cli_docs_per_s: Option<f64>,
     model_bytes: Option<usize>,
+}
+
+/// Time the CLI on one thread over the predict file, as a user would run it.
+fn cli_rate(model: &warta::model::TopicModel, name: &str, many_path: &Path, docs: usize) -> Option<f64> {
+    let path = PathBuf::from(format!("target/bench-data/{name}.warta"));
+    model.save(&path).ok()?;
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args([
+            "--threads",
+            "1",
+            "--log",
+            "error",
+            "classify",
+            "--top-k",
+            "1",
+            "--model",
+        ])
+        .arg(&path)
+        .arg(many_path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    out.success().then(|| docs as f64 / started.elapsed().as_secs_f64())
 }
 
 fn write_rows(path: &Path, rows: &[&Row]) {
@@ -70,7 +97,14 @@ fn inflate(dev: &[Row], min: usize, path: &Path) -> Vec<Row> {
     out
 }
 
-fn run_warta(name: &str, config: &TrainConfig, train_rows: &[Row], dev_rows: &[Row], many: &[Row]) -> Result {
+fn run_warta(
+    name: &str,
+    config: &TrainConfig,
+    train_rows: &[Row],
+    dev_rows: &[Row],
+    many: &[Row],
+    many_path: &Path,
+) -> Result {
     let ex: Vec<Example> = examples(train_rows);
     let started = Instant::now();
     let model = train(&ex, config).expect("train");
@@ -90,12 +124,18 @@ fn run_warta(name: &str, config: &TrainConfig, train_rows: &[Row], dev_rows: &[R
     }
     let docs_per_s = texts.len() as f64 / started.elapsed().as_secs_f64();
     std::hint::black_box(sink);
+    let file_name = format!(
+        "{}-{}",
+        many_path.file_stem().map_or("x".into(), |s| s.to_string_lossy()),
+        config.algorithm
+    );
     Result {
         system: name.to_string(),
         accuracy: m.accuracy,
         macro_f1: m.macro_f1,
         train_s,
         docs_per_s,
+        cli_docs_per_s: cli_rate(&model, &file_name, many_path, many.len()),
         model_bytes: model.to_bytes().ok().map(|b| b.len()),
     }
 }
@@ -127,6 +167,7 @@ fn run_peers(python: &str, peers: &Path, train: &Path, many: &Path) -> Vec<Resul
             macro_f1: r["macro_f1"].as_f64().unwrap_or(0.0),
             train_s: r["train_s"].as_f64().unwrap_or(0.0),
             docs_per_s: r["docs_per_s"].as_f64().unwrap_or(0.0),
+            cli_docs_per_s: None,
             model_bytes: None,
         })
         .collect()
@@ -186,7 +227,7 @@ fn main() {
         let many = inflate(&dev_rows, 20_000, &many_path);
         let mut results: Vec<Result> = configs
             .iter()
-            .map(|(n, c)| run_warta(n, c, &train_rows, &dev_rows, &many))
+            .map(|(n, c)| run_warta(n, c, &train_rows, &dev_rows, &many, &many_path))
             .collect();
         // peers score on the inflated file: same proportions as dev, enough documents to time
         let peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
@@ -213,9 +254,9 @@ fn main() {
             many.len()
         );
         println!(
-            "| system | accuracy | macro-F1 | train s | docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | docs/s ÷ fastText | docs/s ÷ best sklearn |"
+            "| system | accuracy | macro-F1 | train s | docs/s | CLI docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | CLI ÷ fastText | CLI ÷ best sklearn |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let warta_rows = results.len();
         results.extend(peers);
         for (i, r) in results.iter().enumerate() {
@@ -224,19 +265,20 @@ fn main() {
                     "{:+.4} | {:.2} | {} | {}",
                     r.accuracy - best_peer_acc,
                     r.train_s / fastest_sklearn_train,
-                    fasttext_rate.map_or("-".into(), |f| format!("{:.1}×", r.docs_per_s / f)),
-                    best_sklearn_rate.map_or("-".into(), |f| format!("{:.1}×", r.docs_per_s / f)),
+                    fasttext_rate.map_or("-".into(), |f| format!("{:.1}×", r.cli_docs_per_s.unwrap_or(0.0) / f)),
+                    best_sklearn_rate.map_or("-".into(), |f| format!("{:.1}×", r.cli_docs_per_s.unwrap_or(0.0) / f)),
                 )
             } else {
                 "| | |".to_string()
             };
             println!(
-                "| {} | {:.4} | {:.4} | {:.3} | {:.0} | {} | {} |",
+                "| {} | {:.4} | {:.4} | {:.3} | {:.0} | {} | {} | {} |",
                 r.system,
                 r.accuracy,
                 r.macro_f1,
                 r.train_s,
                 r.docs_per_s,
+                r.cli_docs_per_s.map_or("".into(), |c| format!("{c:.0}")),
                 r.model_bytes.map_or("".into(), |b| b.to_string()),
                 ratios
             );

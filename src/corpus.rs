@@ -3,6 +3,7 @@
 
 use crate::model::Example;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -33,21 +34,59 @@ pub fn join_title(title: &str, text: &str) -> String {
 }
 
 #[derive(Deserialize)]
-struct RawRow {
-    id: Option<serde_json::Value>,
-    title: Option<String>,
-    text: Option<String>,
-    label: Option<String>,
-    labels: Option<Vec<String>>,
+struct RawRow<'a> {
+    #[serde(borrow)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    label: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    labels: Option<Vec<Cow<'a, str>>>,
 }
 
-/// Parse one JSONL line. Unknown fields are ignored; `id` may be a string or a number.
-pub fn parse_row(line: &str) -> Result<Row, String> {
-    let raw: RawRow = serde_json::from_str(line).map_err(|e| format!("invalid JSON row: {e}"))?;
-    let id = match raw.id {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Number(n)) => n.to_string(),
+/// One input row borrowed from its line where it can be (no copy unless the JSON has
+/// escapes): the fast path of `warta classify` and `warta extract`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowRef<'a> {
+    pub id: Cow<'a, str>,
+    pub title: Cow<'a, str>,
+    pub text: Cow<'a, str>,
+    pub labels: Vec<Cow<'a, str>>,
+}
+
+impl<'a> RowRef<'a> {
+    /// Title and body as the classifier sees them (borrowed when there is no title).
+    pub fn full_text(&self) -> Cow<'_, str> {
+        if self.title.trim().is_empty() {
+            Cow::Borrowed(&self.text)
+        } else {
+            Cow::Owned(join_title(&self.title, &self.text))
+        }
+    }
+
+    pub fn into_owned(self) -> Row {
+        Row {
+            id: self.id.into_owned(),
+            title: self.title.into_owned(),
+            text: self.text.into_owned(),
+            labels: self.labels.into_iter().map(Cow::into_owned).collect(),
+        }
+    }
+}
+
+/// Parse one JSONL line without copying what need not be copied. Unknown fields are ignored;
+/// `id` may be a string or a number.
+pub fn parse_row_ref(line: &str) -> Result<RowRef<'_>, String> {
+    let raw: RawRow<'_> = serde_json::from_str(line).map_err(|e| format!("invalid JSON row: {e}"))?;
+    let id = match raw.id.map(|r| r.get()) {
+        None | Some("null") => Cow::Borrowed(""),
+        Some(r) if r.starts_with('"') => {
+            serde_json::from_str::<Cow<'_, str>>(r).map_err(|e| format!("invalid \"id\": {e}"))?
+        }
+        Some(r) if r.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Cow::Borrowed(r),
         Some(other) => return Err(format!("field \"id\" must be a string or a number, got {other}")),
     };
     let text = raw.text.ok_or("missing field \"text\"")?;
@@ -59,12 +98,17 @@ pub fn parse_row(line: &str) -> Result<Row, String> {
     if labels.iter().any(|l| l.trim().is_empty()) {
         return Err("empty label".into());
     }
-    Ok(Row {
+    Ok(RowRef {
         id,
         title: raw.title.unwrap_or_default(),
         text,
         labels,
     })
+}
+
+/// Parse one JSONL line into an owned [`Row`].
+pub fn parse_row(line: &str) -> Result<Row, String> {
+    parse_row_ref(line).map(RowRef::into_owned)
 }
 
 /// Lines of a JSONL stream as `(line number, line)`, skipping blank lines. Invalid UTF-8 is

@@ -2,7 +2,7 @@
 //! in constant memory. A bad row gets an error line (with its line number) and the rest go on.
 
 use super::{load_or_default, ClassifyArgs, ExtractArgs};
-use crate::corpus::{lines, parse_row, read_text_file, Row};
+use crate::corpus::{lines, parse_row_ref, read_text_file, RowRef};
 use crate::error::Error;
 use crate::extract::Extractor;
 use rayon::prelude::*;
@@ -55,22 +55,38 @@ impl Tally {
 /// Rows read and answered together: parallel across cores, bounded memory.
 const CHUNK: usize = 1024;
 
-/// Answer one input line: the row's JSON, or an error row naming the line.
+/// Answer one input line: the row's JSON line, or an error row naming the line.
 fn answer(
     n: usize,
     line: Result<String, String>,
-    f: &(impl Fn(&Row) -> Result<serde_json::Value, Error> + Sync),
-) -> (serde_json::Value, Option<String>) {
-    match line.and_then(|l| parse_row(&l)) {
-        Err(e) => (json!({"id": null, "line": n, "error": e}), Some(e)),
+    f: &(impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error> + Sync),
+) -> (Vec<u8>, Option<String>) {
+    let error_row = |id: Option<&str>, message: &str| {
+        let mut v = json!({"id": id, "line": n, "error": message}).to_string().into_bytes();
+        v.push(b'\n');
+        v
+    };
+    let line = match line {
+        Ok(l) => l,
+        Err(e) => return (error_row(None, &e), Some(e)),
+    };
+    match parse_row_ref(&line) {
+        Err(e) => (error_row(None, &e), Some(e)),
         Ok(r) => match f(&r) {
             Ok(v) => (v, None),
             Err(e) => {
                 let message = e.to_string();
-                (json!({"id": r.id, "line": n, "error": message}), Some(message))
+                (error_row(Some(&r.id), &message), Some(message))
             }
         },
     }
+}
+
+/// Serialise one output row as a JSON line.
+fn json_line<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut v = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
+    v.push(b'\n');
+    Ok(v)
 }
 
 /// Run `f` on each row, chunk by chunk on all cores; write the answers in input order.
@@ -78,7 +94,7 @@ fn each_row(
     input: &Path,
     command: &str,
     strict: bool,
-    f: impl Fn(&Row) -> Result<serde_json::Value, Error> + Sync,
+    f: impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error> + Sync,
 ) -> Result<(), Error> {
     let reader = open_input(input)?;
     let stdout = std::io::stdout();
@@ -94,7 +110,7 @@ fn each_row(
                 None => break,
             }
         }
-        let answers: Vec<(usize, serde_json::Value, Option<String>)> = chunk
+        let answers: Vec<(usize, Vec<u8>, Option<String>)> = chunk
             .par_drain(..)
             .map(|(n, line)| {
                 let (v, e) = answer(n, line, &f);
@@ -106,7 +122,7 @@ fn each_row(
             if let Some(e) = error {
                 tally.fail(n, &e);
             }
-            if let Err(e) = writeln!(out, "{value}") {
+            if let Err(e) = out.write_all(&value) {
                 // a closed pipe (`| head`) is a normal way for a reader to stop
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
                     return Ok(());
@@ -119,6 +135,13 @@ fn each_row(
     tally.finish(command, strict)
 }
 
+/// One `warta classify` output row.
+#[derive(serde::Serialize)]
+struct ClassifiedRow<'a> {
+    id: &'a str,
+    labels: Vec<crate::model::LabelScore>,
+}
+
 pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
     let model = load_or_default(args.model.as_ref())?;
     each_row(&args.input, "classify", args.strict, |row| {
@@ -127,7 +150,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let labels = model.classify_explained(&text, args.top_k, if args.explain { 10 } else { 0 });
-        Ok(json!({"id": row.id, "labels": labels}))
+        json_line(&ClassifiedRow { id: &row.id, labels })
     })
 }
 
@@ -160,6 +183,6 @@ pub fn extract(args: ExtractArgs) -> Result<(), Error> {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let x = extractor.extract(&row.id, &row.title, &row.text, Some(model.vectorizer()));
-        serde_json::to_value(&x).map_err(|e| Error::Internal(e.to_string()))
+        json_line(&x)
     })
 }
