@@ -2,10 +2,12 @@
 //! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
 
 mod naive_bayes;
+mod nb_logreg;
 mod persist;
 mod softmax;
 
 pub use naive_bayes::{ComplementNb, ComplementNbParams, MultinomialNb, MultinomialNbParams};
+pub use nb_logreg::{NbLogReg, NbLogRegParams};
 pub use persist::{ModelFileError, FORMAT_VERSION};
 pub use softmax::{Softmax, SoftmaxParams};
 
@@ -41,16 +43,24 @@ pub enum Algorithm {
     ComplementNb,
     /// Multinomial naive Bayes.
     MultinomialNb,
+    /// NB-weighted logistic regression, one-vs-rest (NB-SVM's logistic form).
+    NbLogReg,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 3] = [Algorithm::Softmax, Algorithm::ComplementNb, Algorithm::MultinomialNb];
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::Softmax,
+        Algorithm::ComplementNb,
+        Algorithm::MultinomialNb,
+        Algorithm::NbLogReg,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::Softmax => "logreg",
             Algorithm::ComplementNb => "complement-nb",
             Algorithm::MultinomialNb => "multinomial-nb",
+            Algorithm::NbLogReg => "nb-logreg",
         }
     }
 }
@@ -65,10 +75,9 @@ impl FromStr for Algorithm {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb"))
+        Algorithm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg")
+        })
     }
 }
 
@@ -78,6 +87,7 @@ pub enum Classifier {
     Softmax(Softmax),
     ComplementNb(ComplementNb),
     MultinomialNb(MultinomialNb),
+    NbLogReg(NbLogReg),
 }
 
 impl Classifier {
@@ -86,6 +96,7 @@ impl Classifier {
             Classifier::Softmax(m) => m.classes(),
             Classifier::ComplementNb(m) => m.classes(),
             Classifier::MultinomialNb(m) => m.classes(),
+            Classifier::NbLogReg(m) => m.classes(),
         }
     }
 
@@ -94,6 +105,7 @@ impl Classifier {
             Classifier::Softmax(m) => m.features(),
             Classifier::ComplementNb(m) => m.features(),
             Classifier::MultinomialNb(m) => m.features(),
+            Classifier::NbLogReg(m) => m.features(),
         }
     }
 
@@ -102,6 +114,7 @@ impl Classifier {
             Classifier::Softmax(_) => Algorithm::Softmax,
             Classifier::ComplementNb(_) => Algorithm::ComplementNb,
             Classifier::MultinomialNb(_) => Algorithm::MultinomialNb,
+            Classifier::NbLogReg(_) => Algorithm::NbLogReg,
         }
     }
 
@@ -110,6 +123,7 @@ impl Classifier {
             Classifier::Softmax(m) => m.validate(),
             Classifier::ComplementNb(m) => m.validate(),
             Classifier::MultinomialNb(m) => m.validate(),
+            Classifier::NbLogReg(m) => m.validate(),
         }
     }
 
@@ -119,6 +133,7 @@ impl Classifier {
             Classifier::Softmax(m) => m.weight(j, c),
             Classifier::ComplementNb(m) => m.weight(j, c),
             Classifier::MultinomialNb(m) => m.weight(j, c),
+            Classifier::NbLogReg(m) => m.weight(j, c),
         }
     }
 
@@ -128,6 +143,7 @@ impl Classifier {
             Classifier::Softmax(m) => m.predict_proba_row(row, out),
             Classifier::ComplementNb(m) => m.predict_proba_row(row, out),
             Classifier::MultinomialNb(m) => m.predict_proba_row(row, out),
+            Classifier::NbLogReg(m) => m.predict_proba_row(row, out),
         }
     }
 }
@@ -437,6 +453,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         Algorithm::MultinomialNb => {
             Classifier::MultinomialNb(MultinomialNbParams::default().alpha(config.alpha).fit(&dataset)?)
         }
+        Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c).fit(&dataset)?),
     };
     let meta = ModelMeta {
         trained_at_unix: std::time::SystemTime::now()

@@ -128,6 +128,11 @@ impl Softmax {
         softmax_in_place(out);
     }
 
+    /// Bias of class `c`.
+    pub fn bias(&self, c: usize) -> f32 {
+        self.bias.get(c).copied().unwrap_or(0.0)
+    }
+
     /// Weight of feature `j` for class `c`.
     pub fn weight(&self, j: usize, c: usize) -> f32 {
         self.weights.get(j * self.classes + c).copied().unwrap_or(0.0)
