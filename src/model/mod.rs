@@ -1,15 +1,17 @@
 //! Features → labels: sparse linear classifiers implemented as linfa algorithms, and the
 //! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
 
+mod linear;
 mod naive_bayes;
 mod nb_logreg;
 mod persist;
 mod softmax;
 
-pub use naive_bayes::{ComplementNb, ComplementNbParams, MultinomialNb, MultinomialNbParams};
-pub use nb_logreg::{NbLogReg, NbLogRegParams};
+pub use linear::{LinearModel, Link};
+pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
+pub use nb_logreg::NbLogRegParams;
 pub use persist::{ModelFileError, FORMAT_VERSION};
-pub use softmax::{Softmax, SoftmaxParams};
+pub use softmax::SoftmaxParams;
 
 use crate::eval::Metrics;
 use crate::features::{FeatureConfig, FeatureError, SparseMatrix, SparseRow, Vectorizer};
@@ -81,32 +83,32 @@ impl FromStr for Algorithm {
     }
 }
 
-/// A fitted classifier of either kind.
+/// A fitted classifier: which algorithm made it, and its linear model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Classifier {
-    Softmax(Softmax),
-    ComplementNb(ComplementNb),
-    MultinomialNb(MultinomialNb),
-    NbLogReg(NbLogReg),
+    Softmax(LinearModel),
+    ComplementNb(LinearModel),
+    MultinomialNb(LinearModel),
+    NbLogReg(LinearModel),
 }
 
 impl Classifier {
-    pub fn classes(&self) -> usize {
+    /// The weights, whatever fitted them.
+    pub fn linear(&self) -> &LinearModel {
         match self {
-            Classifier::Softmax(m) => m.classes(),
-            Classifier::ComplementNb(m) => m.classes(),
-            Classifier::MultinomialNb(m) => m.classes(),
-            Classifier::NbLogReg(m) => m.classes(),
+            Classifier::Softmax(m)
+            | Classifier::ComplementNb(m)
+            | Classifier::MultinomialNb(m)
+            | Classifier::NbLogReg(m) => m,
         }
     }
 
+    pub fn classes(&self) -> usize {
+        self.linear().classes()
+    }
+
     pub fn features(&self) -> usize {
-        match self {
-            Classifier::Softmax(m) => m.features(),
-            Classifier::ComplementNb(m) => m.features(),
-            Classifier::MultinomialNb(m) => m.features(),
-            Classifier::NbLogReg(m) => m.features(),
-        }
+        self.linear().features()
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -119,32 +121,17 @@ impl Classifier {
     }
 
     fn validate(&self) -> Result<(), String> {
-        match self {
-            Classifier::Softmax(m) => m.validate(),
-            Classifier::ComplementNb(m) => m.validate(),
-            Classifier::MultinomialNb(m) => m.validate(),
-            Classifier::NbLogReg(m) => m.validate(),
-        }
+        self.linear().validate()
     }
 
     /// Weight of feature `j` for class `c` in the decision function.
     pub fn weight(&self, j: usize, c: usize) -> f32 {
-        match self {
-            Classifier::Softmax(m) => m.weight(j, c),
-            Classifier::ComplementNb(m) => m.weight(j, c),
-            Classifier::MultinomialNb(m) => m.weight(j, c),
-            Classifier::NbLogReg(m) => m.weight(j, c),
-        }
+        self.linear().weight(j, c)
     }
 
     /// Probabilities over the classes for one feature row (sums to 1).
     pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
-        match self {
-            Classifier::Softmax(m) => m.predict_proba_row(row, out),
-            Classifier::ComplementNb(m) => m.predict_proba_row(row, out),
-            Classifier::MultinomialNb(m) => m.predict_proba_row(row, out),
-            Classifier::NbLogReg(m) => m.predict_proba_row(row, out),
-        }
+        self.linear().predict_proba_row(row, out)
     }
 }
 
@@ -448,10 +435,10 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
     let classifier = match config.algorithm {
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c).fit(&dataset)?),
         Algorithm::ComplementNb => {
-            Classifier::ComplementNb(ComplementNbParams::default().alpha(config.alpha).fit(&dataset)?)
+            Classifier::ComplementNb(NaiveBayesParams::complement().alpha(config.alpha).fit(&dataset)?)
         }
         Algorithm::MultinomialNb => {
-            Classifier::MultinomialNb(MultinomialNbParams::default().alpha(config.alpha).fit(&dataset)?)
+            Classifier::MultinomialNb(NaiveBayesParams::multinomial().alpha(config.alpha).fit(&dataset)?)
         }
         Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c).fit(&dataset)?),
     };
@@ -547,7 +534,7 @@ mod tests {
     fn bad_hyperparameters_are_rejected_by_param_guard() {
         assert!(SoftmaxParams::default().c(-1.0).check().is_err());
         assert!(SoftmaxParams::default().c(f64::NAN).check().is_err());
-        assert!(ComplementNbParams::default().alpha(0.0).check().is_err());
+        assert!(NaiveBayesParams::complement().alpha(0.0).check().is_err());
         let cfg = TrainConfig {
             c: 0.0,
             ..TrainConfig::default()

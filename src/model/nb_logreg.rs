@@ -3,11 +3,11 @@
 //! log-count ratio (how much more often they occur with the label than without) and a binary
 //! logistic regression is fitted on the scaled features. Strong on short texts.
 
+use super::linear::{check_dataset, LinearModel, Link};
 use super::{ModelError, SoftmaxParams};
-use crate::features::{SparseMatrix, SparseRow, SparseVec};
+use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
-use ndarray::{Array1, Array2};
-use serde::{Deserialize, Serialize};
+use ndarray::Array1;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NbLogRegValidParams {
@@ -63,83 +63,13 @@ impl ParamGuard for NbLogRegParams {
     }
 }
 
-/// Fitted NB-LR: per label, the log-count ratio times the regression weight (feature-major),
-/// so prediction is one sparse dot product per label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NbLogReg {
-    classes: usize,
-    features: usize,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-impl NbLogReg {
-    pub fn classes(&self) -> usize {
-        self.classes
-    }
-
-    pub fn features(&self) -> usize {
-        self.features
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if self.classes == 0 || self.weights.len() != self.classes * self.features || self.bias.len() != self.classes {
-            return Err("NB-LR weights do not match their shape".into());
-        }
-        if self.weights.iter().chain(&self.bias).any(|w| !w.is_finite()) {
-            return Err("NB-LR weights are not finite".into());
-        }
-        Ok(())
-    }
-
-    /// One-vs-rest log-odds per label.
-    pub fn decision(&self, row: SparseRow<'_>, out: &mut [f64]) {
-        for (o, b) in out.iter_mut().zip(&self.bias) {
-            *o = *b as f64;
-        }
-        let k = self.classes;
-        for (j, x) in row.iter() {
-            if let Some(w) = self.weights.get(j * k..(j + 1) * k) {
-                for (o, w) in out.iter_mut().zip(w) {
-                    *o += (*w * x) as f64;
-                }
-            }
-        }
-    }
-
-    /// Each label's one-vs-rest probability, normalised to sum to 1.
-    pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
-        self.decision(row, out);
-        for o in out.iter_mut() {
-            *o = if o.is_nan() { 0.0 } else { 1.0 / (1.0 + (-*o).exp()) };
-        }
-        let sum: f64 = out.iter().sum();
-        if sum > 0.0 && sum.is_finite() {
-            out.iter_mut().for_each(|o| *o /= sum);
-        } else {
-            let u = 1.0 / out.len().max(1) as f64;
-            out.iter_mut().for_each(|o| *o = u);
-        }
-    }
-
-    pub fn weight(&self, j: usize, c: usize) -> f32 {
-        self.weights.get(j * self.classes + c).copied().unwrap_or(0.0)
-    }
-}
-
 impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
-    type Object = NbLogReg;
+    type Object = LinearModel;
 
-    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<NbLogReg, ModelError> {
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
+        let k = check_dataset(dataset)?;
         let x = dataset.records();
         let y = dataset.targets();
-        if x.nrows() == 0 {
-            return Err(linfa::Error::NotEnoughSamples.into());
-        }
-        if y.len() != x.nrows() {
-            return Err(linfa::Error::MismatchedShapes(x.nrows(), y.len()).into());
-        }
-        let k = y.iter().max().map_or(0, |m| m + 1).max(2);
         let d = x.ncols();
         // documents containing each feature, per label
         let mut present = vec![0.0f64; d * k];
@@ -178,41 +108,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
             }
             bias[c] = lr.bias(1) - lr.bias(0);
         }
-        let model = NbLogReg {
-            classes: k,
-            features: d,
-            weights,
-            bias,
-        };
-        model.validate().map_err(ModelError::NotConverged)?;
-        Ok(model)
-    }
-}
-
-impl PredictInplace<SparseMatrix, Array2<f64>> for NbLogReg {
-    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array2<f64>) {
-        for (i, row) in x.rows().enumerate() {
-            if let Some(out) = y.row_mut(i).as_slice_mut() {
-                self.predict_proba_row(row, out);
-            }
-        }
-    }
-
-    fn default_target(&self, x: &SparseMatrix) -> Array2<f64> {
-        Array2::zeros((x.nrows(), self.classes))
-    }
-}
-
-impl PredictInplace<SparseMatrix, Array1<usize>> for NbLogReg {
-    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array1<usize>) {
-        let mut p = vec![0.0; self.classes];
-        for (i, row) in x.rows().enumerate() {
-            self.decision(row, &mut p);
-            y[i] = super::argmax(&p);
-        }
-    }
-
-    fn default_target(&self, x: &SparseMatrix) -> Array1<usize> {
-        Array1::zeros(x.nrows())
+        // the product of ratio and weight per label: one sparse dot product at prediction
+        LinearModel::new(k, d, weights, bias, Link::OneVsRest).map_err(ModelError::NotConverged)
     }
 }

@@ -4,11 +4,11 @@
 //! The objective is smooth and strictly convex, so full-batch L-BFGS reaches the optimum
 //! deterministically — no learning rate to tune, no shuffling.
 
-use super::{softmax_in_place, ModelError};
-use crate::features::{SparseMatrix, SparseRow};
+use super::linear::{check_dataset, LinearModel, Link};
+use super::ModelError;
+use crate::features::SparseMatrix;
 use linfa::prelude::*;
-use ndarray::{Array1, Array2};
-use serde::{Deserialize, Serialize};
+use ndarray::Array1;
 
 /// Checked hyperparameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,68 +74,6 @@ impl ParamGuard for SoftmaxParams {
     fn check(self) -> Result<SoftmaxValidParams, ModelError> {
         self.check_ref()?;
         Ok(self.0)
-    }
-}
-
-/// A fitted model: weights laid out feature-major (`w[j * k + c]`) so one sparse row touches
-/// contiguous memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Softmax {
-    classes: usize,
-    features: usize,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-impl Softmax {
-    pub fn classes(&self) -> usize {
-        self.classes
-    }
-
-    pub fn features(&self) -> usize {
-        self.features
-    }
-
-    /// Shape and finiteness check for a model read from a file.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.classes == 0 || self.weights.len() != self.classes * self.features || self.bias.len() != self.classes {
-            return Err("softmax weights do not match their shape".into());
-        }
-        if self.weights.iter().chain(&self.bias).any(|w| !w.is_finite()) {
-            return Err("softmax weights are not finite".into());
-        }
-        Ok(())
-    }
-
-    /// Per-class scores before the softmax.
-    pub fn decision(&self, row: SparseRow<'_>, out: &mut [f64]) {
-        let k = self.classes;
-        for (o, b) in out.iter_mut().zip(&self.bias) {
-            *o = *b as f64;
-        }
-        for (j, x) in row.iter() {
-            if let Some(w) = self.weights.get(j * k..(j + 1) * k) {
-                for (o, w) in out.iter_mut().zip(w) {
-                    *o += (*w * x) as f64;
-                }
-            }
-        }
-    }
-
-    /// Class probabilities of one row.
-    pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
-        self.decision(row, out);
-        softmax_in_place(out);
-    }
-
-    /// Bias of class `c`.
-    pub fn bias(&self, c: usize) -> f32 {
-        self.bias.get(c).copied().unwrap_or(0.0)
-    }
-
-    /// Weight of feature `j` for class `c`.
-    pub fn weight(&self, j: usize, c: usize) -> f32 {
-        self.weights.get(j * self.classes + c).copied().unwrap_or(0.0)
     }
 }
 
@@ -268,21 +206,15 @@ fn lbfgs(theta: &mut [f64], max_iter: usize, tol: f64, mut f: impl FnMut(&[f64],
 }
 
 impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
-    type Object = Softmax;
+    type Object = LinearModel;
 
-    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<Softmax, ModelError> {
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
+        let k = check_dataset(dataset)?;
         let x = dataset.records();
         let y = dataset.targets();
         let y = y
             .as_slice()
             .ok_or_else(|| ModelError::Data("targets are not contiguous".into()))?;
-        if x.nrows() == 0 {
-            return Err(linfa::Error::NotEnoughSamples.into());
-        }
-        if y.len() != x.nrows() {
-            return Err(linfa::Error::MismatchedShapes(x.nrows(), y.len()).into());
-        }
-        let k = y.iter().max().map_or(0, |m| m + 1).max(2);
         let d = x.ncols();
         let lambda = 1.0 / (self.c * x.nrows() as f64);
         let mut theta = vec![0.0f64; d * k + k];
@@ -297,41 +229,13 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
             "softmax fitted"
         );
         let (w, b) = theta.split_at(d * k);
-        let model = Softmax {
-            classes: k,
-            features: d,
-            weights: w.iter().map(|&v| v as f32).collect(),
-            bias: b.iter().map(|&v| v as f32).collect(),
-        };
-        model.validate().map_err(ModelError::NotConverged)?;
-        Ok(model)
-    }
-}
-
-impl PredictInplace<SparseMatrix, Array2<f64>> for Softmax {
-    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array2<f64>) {
-        for (i, row) in x.rows().enumerate() {
-            if let Some(out) = y.row_mut(i).as_slice_mut() {
-                self.predict_proba_row(row, out);
-            }
-        }
-    }
-
-    fn default_target(&self, x: &SparseMatrix) -> Array2<f64> {
-        Array2::zeros((x.nrows(), self.classes))
-    }
-}
-
-impl PredictInplace<SparseMatrix, Array1<usize>> for Softmax {
-    fn predict_inplace(&self, x: &SparseMatrix, y: &mut Array1<usize>) {
-        let mut p = vec![0.0; self.classes];
-        for (i, row) in x.rows().enumerate() {
-            self.decision(row, &mut p);
-            y[i] = super::argmax(&p);
-        }
-    }
-
-    fn default_target(&self, x: &SparseMatrix) -> Array1<usize> {
-        Array1::zeros(x.nrows())
+        LinearModel::new(
+            k,
+            d,
+            w.iter().map(|&v| v as f32).collect(),
+            b.iter().map(|&v| v as f32).collect(),
+            Link::Softmax,
+        )
+        .map_err(ModelError::NotConverged)
     }
 }
