@@ -97,15 +97,69 @@ pub fn score(truth: &[usize], predicted: &[usize], labels: &[String]) -> Metrics
     }
 }
 
+/// Score multi-label predictions: per-label precision/recall/F1 (each label a binary task),
+/// macro-F1 over labels, and `accuracy` as exact-set match (subset accuracy).
+pub fn score_multilabel(truth: &[Vec<usize>], predicted: &[Vec<usize>], labels: &[String]) -> Metrics {
+    let n = truth.len().min(predicted.len());
+    let k = labels.len();
+    let (mut tp, mut fp, mut fnn) = (vec![0u64; k], vec![0u64; k], vec![0u64; k]);
+    let mut exact = 0;
+    for (t, p) in truth.iter().zip(predicted).take(n) {
+        let mut ts: Vec<usize> = t.clone();
+        let mut ps: Vec<usize> = p.clone();
+        ts.sort_unstable();
+        ts.dedup();
+        ps.sort_unstable();
+        ps.dedup();
+        exact += usize::from(ts == ps);
+        for c in 0..k {
+            match (ts.contains(&c), ps.contains(&c)) {
+                (true, true) => tp[c] += 1,
+                (false, true) => fp[c] += 1,
+                (true, false) => fnn[c] += 1,
+                _ => {}
+            }
+        }
+    }
+    let mut per_label = BTreeMap::new();
+    let mut f1_sum = 0.0;
+    for c in 0..k {
+        let precision = ratio(tp[c], tp[c] + fp[c]);
+        let recall = ratio(tp[c], tp[c] + fnn[c]);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        f1_sum += f1;
+        per_label.insert(
+            labels[c].clone(),
+            LabelMetrics {
+                precision,
+                recall,
+                f1,
+                support: tp[c] + fnn[c],
+            },
+        );
+    }
+    Metrics {
+        n: n as u64,
+        accuracy: ratio(exact as u64, n as u64),
+        macro_f1: if k > 0 { f1_sum / k as f64 } else { 0.0 },
+        per_label,
+        folds: 0,
+    }
+}
+
 /// SplitMix64: a tiny seeded generator for reproducible shuffles.
-pub(crate) struct SplitMix(u64);
+pub struct SplitMix(u64);
 
 impl SplitMix {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -113,7 +167,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
-    pub(crate) fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = (self.next_u64() % (i as u64 + 1)) as usize;
             v.swap(i, j);

@@ -5,9 +5,9 @@ mod batch;
 
 use crate::corpus::{examples, read_labelled};
 use crate::error::Error;
-use crate::eval::{score, Metrics};
+use crate::eval::{score, score_multilabel, Metrics};
 use crate::features::FeatureConfig;
-use crate::model::{Algorithm, TopicModel, TrainConfig};
+use crate::model::{train_multilabel, Algorithm, MultiLabelExample, TopicModel, TrainConfig};
 use crate::pipeline::{default_model, default_model_deferred_cv, train_rows, tune};
 use crate::service::{ServedModel, ServerOptions};
 use clap::{Args, Parser, Subcommand};
@@ -267,7 +267,21 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
     } else {
         config
     };
-    let model = train_rows(&rows, &config, args.folds, &source)?;
+    let multi_label = rows.iter().any(|r| r.labels.len() > 1);
+    let model = if multi_label {
+        let examples: Vec<MultiLabelExample> = rows
+            .iter()
+            .map(|r| MultiLabelExample {
+                text: r.full_text(),
+                labels: r.labels.clone(),
+            })
+            .collect();
+        let mut m = train_multilabel(&examples, &config, args.folds)?;
+        m.meta.source = source.clone();
+        m
+    } else {
+        train_rows(&rows, &config, args.folds, &source)?
+    };
     let elapsed = started.elapsed();
     model.save(&args.out)?;
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
@@ -280,9 +294,26 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         model.vectorizer().vocabulary_size(),
         elapsed.as_secs_f64()
     );
-    if let Some(m) = &model.meta.metrics {
+    if let Some(t) = model.thresholds() {
+        let list: Vec<String> = model
+            .labels()
+            .iter()
+            .zip(t)
+            .map(|(l, t)| format!("{l}={t:.2}"))
+            .collect();
         println!(
-            "{}-fold cross-validation: accuracy {:.4}  macro-F1 {:.4}  (n={})",
+            "multi-label (one-vs-rest logistic regression); thresholds: {}",
+            list.join(" ")
+        );
+    }
+    if let Some(m) = &model.meta.metrics {
+        let what = if model.is_multi_label() {
+            "exact-set accuracy"
+        } else {
+            "accuracy"
+        };
+        println!(
+            "{}-fold cross-validation: {what} {:.4}  macro-F1 {:.4}  (n={})",
             m.folds, m.accuracy, m.macro_f1, m.n
         );
         print_metrics(m);
@@ -302,28 +333,38 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     for p in &args.data {
         rows.extend(read_labelled(p)?);
     }
-    let ex = examples(&rows);
     // names of every label seen in the model or the data, so unknown gold labels count as misses
     let mut names: Vec<String> = model.labels().to_vec();
-    for e in &ex {
-        if !names.contains(&e.label) {
-            names.push(e.label.clone());
+    for l in rows.iter().flat_map(|r| r.labels.iter()) {
+        if !names.contains(l) {
+            names.push(l.clone());
         }
     }
     let index = |l: &str| names.iter().position(|n| n == l).unwrap_or(0);
     let started = Instant::now();
-    let predicted: Vec<usize> = ex.iter().map(|e| model.predict_index(&e.text)).collect();
+    let (m, n_rows) = if model.is_multi_label() {
+        let predicted: Vec<Vec<usize>> = rows.iter().map(|r| model.predict_labels(&r.full_text())).collect();
+        let truth: Vec<Vec<usize>> = rows
+            .iter()
+            .map(|r| r.labels.iter().map(|l| index(l)).collect())
+            .collect();
+        (score_multilabel(&truth, &predicted, &names), rows.len())
+    } else {
+        let ex = examples(&rows);
+        let predicted: Vec<usize> = ex.iter().map(|e| model.predict_index(&e.text)).collect();
+        let truth: Vec<usize> = ex.iter().map(|e| index(&e.label)).collect();
+        (score(&truth, &predicted, &names), ex.len())
+    };
     let elapsed = started.elapsed();
-    let truth: Vec<usize> = ex.iter().map(|e| index(&e.label)).collect();
-    let m = score(&truth, &predicted, &names);
     if args.json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("model_version".into(), model.version().into());
             o.insert(
                 "docs_per_s".into(),
-                (ex.len() as f64 / elapsed.as_secs_f64().max(1e-9)).into(),
+                (n_rows as f64 / elapsed.as_secs_f64().max(1e-9)).into(),
             );
+            o.insert("multi_label".into(), model.is_multi_label().into());
         }
         println!("{v}");
     } else {

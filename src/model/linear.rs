@@ -15,6 +15,8 @@ pub enum Link {
     Softmax,
     /// Scores are independent one-vs-rest log-odds: sigmoid each, then normalise.
     OneVsRest,
+    /// Scores are log-odds of labels that may hold together: sigmoid each (multi-label).
+    Independent,
 }
 
 /// Weights laid out feature-major (`weights[j * classes + c]`), so a sparse row touches
@@ -76,11 +78,16 @@ impl LinearModel {
         }
     }
 
-    /// Probabilities over the labels for one row (sums to 1).
+    /// Probabilities of the labels for one row (they sum to 1 unless the link is `Independent`).
     pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
         self.decision(row, out);
         match self.link {
             Link::Softmax => softmax_in_place(out),
+            Link::Independent => {
+                for o in out.iter_mut() {
+                    *o = if o.is_nan() { 0.0 } else { 1.0 / (1.0 + (-*o).exp()) };
+                }
+            }
             Link::OneVsRest => {
                 for o in out.iter_mut() {
                     *o = if o.is_nan() { 0.0 } else { 1.0 / (1.0 + (-*o).exp()) };

@@ -2,12 +2,14 @@
 //! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
 
 mod linear;
+mod multilabel;
 mod naive_bayes;
 mod nb_logreg;
 mod persist;
 mod softmax;
 
 pub use linear::{LinearModel, Link};
+pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
 pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
 pub use nb_logreg::NbLogRegParams;
 pub use persist::{ModelFileError, FORMAT_VERSION};
@@ -219,6 +221,7 @@ struct TopicModelData {
     vectorizer: Vectorizer,
     classifier: Classifier,
     meta: ModelMeta,
+    thresholds: Option<Vec<f32>>,
 }
 
 /// Everything needed to classify text: vectorizer, classifier, label names, metadata.
@@ -229,7 +232,9 @@ pub struct TopicModel {
     vectorizer: Vectorizer,
     classifier: Classifier,
     pub meta: ModelMeta,
-    /// Content hash of labels, vectorizer and classifier.
+    /// Per-label decision thresholds of a multi-label model (`None`: single-label).
+    thresholds: Option<Vec<f32>>,
+    /// Content hash of labels, vectorizer, classifier and thresholds.
     version: String,
 }
 
@@ -240,6 +245,7 @@ impl From<TopicModel> for TopicModelData {
             vectorizer: m.vectorizer,
             classifier: m.classifier,
             meta: m.meta,
+            thresholds: m.thresholds,
         }
     }
 }
@@ -248,7 +254,11 @@ impl TryFrom<TopicModelData> for TopicModel {
     type Error = String;
 
     fn try_from(d: TopicModelData) -> Result<Self, String> {
-        TopicModel::new(d.labels, d.vectorizer, d.classifier, d.meta)
+        let mut m = TopicModel::new(d.labels, d.vectorizer, d.classifier, d.meta)?;
+        if let Some(t) = d.thresholds {
+            m.set_thresholds(t)?;
+        }
+        Ok(m)
     }
 }
 
@@ -295,8 +305,44 @@ impl TopicModel {
             vectorizer,
             classifier,
             meta,
+            thresholds: None,
             version,
         })
+    }
+
+    /// Make this a multi-label model with one threshold per label, each in (0, 1).
+    pub fn set_thresholds(&mut self, thresholds: Vec<f32>) -> Result<(), String> {
+        if thresholds.len() != self.labels.len() || thresholds.iter().any(|t| !(*t > 0.0 && *t < 1.0)) {
+            return Err(format!(
+                "{} thresholds in (0, 1) expected for {} labels",
+                self.labels.len(),
+                self.labels.len()
+            ));
+        }
+        let body = postcard::to_allocvec(&(&self.labels, &self.vectorizer, &self.classifier, &thresholds))
+            .map_err(|e| e.to_string())?;
+        self.version = format!("{:016x}", fnv1a(&body));
+        self.thresholds = Some(thresholds);
+        Ok(())
+    }
+
+    /// Per-label thresholds of a multi-label model.
+    pub fn thresholds(&self) -> Option<&[f32]> {
+        self.thresholds.as_deref()
+    }
+
+    pub fn is_multi_label(&self) -> bool {
+        self.thresholds.is_some()
+    }
+
+    /// Indices of the predicted labels: the best one, or for a multi-label model every label
+    /// at or over its threshold.
+    pub fn predict_labels(&self, text: &str) -> Vec<usize> {
+        let p = self.predict_proba(text);
+        match &self.thresholds {
+            Some(t) => select_labels(&p, t),
+            None => vec![argmax(&p)],
+        }
     }
 
     pub fn labels(&self) -> &[String] {
@@ -357,6 +403,11 @@ impl TopicModel {
             })
             .collect();
         scored.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.1.label.cmp(&b.1.label)));
+        if let Some(t) = &self.thresholds {
+            // multi-label: every label at its threshold, and never none
+            let best = scored.first().map(|s| s.0);
+            scored.retain(|(c, s)| s.score >= t.get(*c).copied().unwrap_or(0.5) as f64 || Some(*c) == best);
+        }
         if top_k > 0 {
             scored.truncate(top_k);
         }
