@@ -40,6 +40,23 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
+/// Precision, recall and F1 from counts (undefined ratios are 0, as scikit-learn reports them).
+fn label_metrics(tp: u64, fp: u64, fnn: u64) -> LabelMetrics {
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fnn);
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    LabelMetrics {
+        precision,
+        recall,
+        f1,
+        support: tp + fnn,
+    }
+}
+
 /// Score predicted label indices against true ones; `labels` names the indices.
 pub fn score(truth: &[usize], predicted: &[usize], labels: &[String]) -> Metrics {
     let n = truth.len().min(predicted.len());
@@ -68,25 +85,11 @@ pub fn score(truth: &[usize], predicted: &[usize], labels: &[String]) -> Metrics
         if tp[c] + fp[c] + fnn[c] == 0 {
             continue;
         }
-        let precision = ratio(tp[c], tp[c] + fp[c]);
-        let recall = ratio(tp[c], tp[c] + fnn[c]);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        f1_sum += f1;
+        let m = label_metrics(tp[c], fp[c], fnn[c]);
+        f1_sum += m.f1;
         present += 1;
         let name = labels.get(c).cloned().unwrap_or_else(|| format!("#{c}"));
-        per_label.insert(
-            name,
-            LabelMetrics {
-                precision,
-                recall,
-                f1,
-                support: tp[c] + fnn[c],
-            },
-        );
+        per_label.insert(name, m);
     }
     Metrics {
         n: n as u64,
@@ -124,23 +127,9 @@ pub fn score_multilabel(truth: &[Vec<usize>], predicted: &[Vec<usize>], labels: 
     let mut per_label = BTreeMap::new();
     let mut f1_sum = 0.0;
     for c in 0..k {
-        let precision = ratio(tp[c], tp[c] + fp[c]);
-        let recall = ratio(tp[c], tp[c] + fnn[c]);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        f1_sum += f1;
-        per_label.insert(
-            labels[c].clone(),
-            LabelMetrics {
-                precision,
-                recall,
-                f1,
-                support: tp[c] + fnn[c],
-            },
-        );
+        let m = label_metrics(tp[c], fp[c], fnn[c]);
+        f1_sum += m.f1;
+        per_label.insert(labels[c].clone(), m);
     }
     Metrics {
         n: n as u64,

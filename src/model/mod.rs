@@ -452,19 +452,34 @@ pub struct Example {
 }
 
 /// Fit a topic model on labelled texts (no cross-validation; see [`crate::eval`]).
-pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, ModelError> {
-    let labels: Vec<String> = examples
-        .iter()
-        .map(|e| e.label.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+/// The sorted distinct labels of a training set; at least two are needed.
+pub(crate) fn label_set<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<String>, ModelError> {
+    let labels: Vec<String> = names.cloned().collect::<BTreeSet<_>>().into_iter().collect();
     if labels.len() < 2 {
         return Err(ModelError::Data(format!(
             "training needs at least 2 distinct labels, found {}",
             labels.len()
         )));
     }
+    Ok(labels)
+}
+
+impl ModelMeta {
+    /// Metadata of a model trained now on `documents` rows.
+    pub(crate) fn trained_now(documents: usize) -> Self {
+        ModelMeta {
+            trained_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            training_documents: documents as u64,
+            metrics: None,
+            source: String::new(),
+        }
+    }
+}
+
+pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, ModelError> {
+    let labels = label_set(examples.iter().map(|e| &e.label))?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let started = std::time::Instant::now();
     let vectorizer = Vectorizer::fit(config.features.clone(), &texts)?;
@@ -493,14 +508,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         }
         Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c).fit(&dataset)?),
     };
-    let meta = ModelMeta {
-        trained_at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        training_documents: examples.len() as u64,
-        metrics: None,
-        source: String::new(),
-    };
+    let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
 }
 

@@ -4,12 +4,11 @@
 //! the single most probable one), best first.
 
 use super::linear::{LinearModel, Link};
-use super::{Classifier, ModelError, ModelMeta, SoftmaxParams, TopicModel, TrainConfig};
+use super::{label_set, Classifier, ModelError, ModelMeta, SoftmaxParams, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
 use crate::features::{SparseMatrix, Vectorizer};
 use linfa::prelude::*;
 use ndarray::Array1;
-use std::collections::BTreeSet;
 
 /// A text with any number of labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,18 +70,7 @@ pub fn train_multilabel(
     config: &TrainConfig,
     folds: usize,
 ) -> Result<TopicModel, ModelError> {
-    let labels: Vec<String> = examples
-        .iter()
-        .flat_map(|e| e.labels.iter().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if labels.len() < 2 {
-        return Err(ModelError::Data(format!(
-            "training needs at least 2 distinct labels, found {}",
-            labels.len()
-        )));
-    }
+    let labels = label_set(examples.iter().flat_map(|e| e.labels.iter()))?;
     let k = labels.len();
     let sets: Vec<Vec<usize>> = examples
         .iter()
@@ -154,12 +142,8 @@ pub fn train_multilabel(
     }
     let classifier = Classifier::Softmax(fit_ovr(&x, &sets, &all, k, config.c)?);
     let meta = ModelMeta {
-        trained_at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        training_documents: examples.len() as u64,
         metrics,
-        source: String::new(),
+        ..ModelMeta::trained_now(examples.len())
     };
     let mut model = TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)?;
     model.set_thresholds(thresholds).map_err(ModelError::NotConverged)?;
@@ -169,6 +153,7 @@ pub fn train_multilabel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
     use std::path::Path;
 
     fn examples() -> Vec<MultiLabelExample> {
