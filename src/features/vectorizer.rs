@@ -136,6 +136,8 @@ struct VectorizerData {
     features: Vec<NgramKey>,
     idf: Vec<f32>,
     documents: u64,
+    /// The stopwords removed at training time: a later build's lists cannot skew serving.
+    stopwords: Vec<String>,
 }
 
 /// Fitted vocabulary and IDF.
@@ -150,6 +152,7 @@ pub struct Vectorizer {
     idf: Vec<f32>,
     /// Training documents the IDF was computed on.
     documents: u64,
+    stopwords: Vec<String>,
     /// Term → term id; stopwords (when removed) map to `STOP`, so one lookup per word
     /// classifies it.
     term_index: FastMap<String, u32>,
@@ -176,6 +179,7 @@ impl From<Vectorizer> for VectorizerData {
             features: v.features,
             idf: v.idf,
             documents: v.documents,
+            stopwords: v.stopwords,
         }
     }
 }
@@ -211,12 +215,9 @@ impl TryFrom<VectorizerData> for Vectorizer {
         if term_index.len() != d.terms.len() {
             return Err(FeatureError::Corrupt("duplicate terms".into()));
         }
-        if d.config.remove_stopwords {
-            for w in stopword_list(Language::Indonesian)
-                .into_iter()
-                .chain(stopword_list(Language::English))
-            {
-                term_index.entry(w.to_string()).or_insert(STOP);
+        for w in &d.stopwords {
+            if term_index.insert(w.clone(), STOP).is_some() {
+                return Err(FeatureError::Corrupt(format!("stopword {w:?} is also a term")));
             }
         }
         let mut unigram = vec![NONE; d.terms.len()];
@@ -240,6 +241,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             features: d.features,
             idf: d.idf,
             documents: d.documents,
+            stopwords: d.stopwords,
             term_index,
             unigram,
             bigram,
@@ -342,12 +344,24 @@ impl Vectorizer {
             // smooth IDF, as scikit-learn: ln((1 + n) / (1 + df)) + 1
             idf.push((((1.0 + n_docs) / (1.0 + d as f64)).ln() + 1.0) as f32);
         }
+        let config_removes_stopwords = config.remove_stopwords;
         Vectorizer::try_from(VectorizerData {
             config,
             terms: new_terms,
             features,
             idf,
             documents: texts.len() as u64,
+            stopwords: if config_removes_stopwords {
+                stopword_list(Language::Indonesian)
+                    .into_iter()
+                    .chain(stopword_list(Language::English))
+                    .map(str::to_string)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 
