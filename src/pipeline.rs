@@ -56,7 +56,11 @@ impl Trial {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let knob = match c.algorithm {
-            crate::model::Algorithm::Softmax | crate::model::Algorithm::NbLogReg => format!("C={}", c.c),
+            crate::model::Algorithm::Softmax
+            | crate::model::Algorithm::NbLogReg
+            | crate::model::Algorithm::LinearSvm => {
+                format!("C={}", c.c)
+            }
             _ => format!("alpha={}", c.alpha),
         };
         format!(
@@ -74,6 +78,7 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
     for algorithm in Algorithm::ALL {
         let knobs: &[f64] = match algorithm {
             Algorithm::Softmax | Algorithm::NbLogReg => &[1.0, 10.0, 100.0],
+            Algorithm::LinearSvm => &[0.1, 1.0, 10.0],
             _ => &[0.03, 0.1, 0.3, 1.0],
         };
         for &knob in knobs {
@@ -82,7 +87,7 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
                     let mut c = base.clone();
                     c.algorithm = algorithm;
                     match algorithm {
-                        Algorithm::Softmax | Algorithm::NbLogReg => c.c = knob,
+                        Algorithm::Softmax | Algorithm::NbLogReg | Algorithm::LinearSvm => c.c = knob,
                         _ => c.alpha = knob,
                     }
                     c.features.min_df = min_df;
@@ -139,12 +144,12 @@ mod tests {
     fn tuning_covers_every_algorithm_and_ranks_best_first() {
         let base = TrainConfig::default();
         let grid = tuning_grid(&base);
-        assert_eq!(grid.len(), 56);
+        assert_eq!(grid.len(), 68);
         for a in crate::model::Algorithm::ALL {
             assert!(grid.iter().any(|c| c.algorithm == a));
         }
         let trials = tune(&rows(), &base, 3).unwrap();
-        assert_eq!(trials.len(), 56);
+        assert_eq!(trials.len(), 68);
         assert!(trials
             .windows(2)
             .all(|w| w[0].metrics.accuracy >= w[1].metrics.accuracy));

@@ -76,7 +76,8 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, env = "WARTA_OUT")]
     pub out: PathBuf,
-    /// Classifier: logreg (multinomial logistic regression), complement-nb, multinomial-nb or nb-logreg (NB-weighted one-vs-rest logistic regression).
+    /// Classifier: logreg (multinomial logistic regression), complement-nb, multinomial-nb, nb-logreg
+    /// (NB-weighted one-vs-rest logistic regression) or linear-svm (calibrated linear SVM).
     #[arg(long, env = "WARTA_ALGORITHM", default_value = "logreg")]
     pub algorithm: Algorithm,
     /// Search a small grid (algorithm × C/alpha × min_df × n-gram length) by k-fold

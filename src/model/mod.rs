@@ -7,6 +7,7 @@ mod naive_bayes;
 mod nb_logreg;
 mod persist;
 mod softmax;
+mod svm;
 
 pub use linear::{LinearModel, Link};
 pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
@@ -14,6 +15,7 @@ pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
 pub use nb_logreg::NbLogRegParams;
 pub use persist::{ModelFileError, FORMAT_VERSION};
 pub use softmax::SoftmaxParams;
+pub use svm::SvmParams;
 
 use crate::eval::Metrics;
 use crate::features::{FeatureConfig, FeatureError, SparseMatrix, SparseRow, Vectorizer};
@@ -49,14 +51,17 @@ pub enum Algorithm {
     MultinomialNb,
     /// NB-weighted logistic regression, one-vs-rest (NB-SVM's logistic form).
     NbLogReg,
+    /// Linear SVM (squared hinge, one-vs-rest) with temperature-calibrated probabilities.
+    LinearSvm,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 4] = [
+    pub const ALL: [Algorithm; 5] = [
         Algorithm::Softmax,
         Algorithm::ComplementNb,
         Algorithm::MultinomialNb,
         Algorithm::NbLogReg,
+        Algorithm::LinearSvm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +70,7 @@ impl Algorithm {
             Algorithm::ComplementNb => "complement-nb",
             Algorithm::MultinomialNb => "multinomial-nb",
             Algorithm::NbLogReg => "nb-logreg",
+            Algorithm::LinearSvm => "linear-svm",
         }
     }
 }
@@ -80,7 +86,9 @@ impl FromStr for Algorithm {
 
     fn from_str(s: &str) -> Result<Self, String> {
         Algorithm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
-            format!("unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg")
+            format!(
+                "unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg, linear-svm"
+            )
         })
     }
 }
@@ -92,6 +100,7 @@ pub enum Classifier {
     ComplementNb(LinearModel),
     MultinomialNb(LinearModel),
     NbLogReg(LinearModel),
+    LinearSvm(LinearModel),
 }
 
 impl Classifier {
@@ -101,7 +110,8 @@ impl Classifier {
             Classifier::Softmax(m)
             | Classifier::ComplementNb(m)
             | Classifier::MultinomialNb(m)
-            | Classifier::NbLogReg(m) => m,
+            | Classifier::NbLogReg(m)
+            | Classifier::LinearSvm(m) => m,
         }
     }
 
@@ -119,6 +129,7 @@ impl Classifier {
             Classifier::ComplementNb(_) => Algorithm::ComplementNb,
             Classifier::MultinomialNb(_) => Algorithm::MultinomialNb,
             Classifier::NbLogReg(_) => Algorithm::NbLogReg,
+            Classifier::LinearSvm(_) => Algorithm::LinearSvm,
         }
     }
 
@@ -507,6 +518,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
             Classifier::MultinomialNb(NaiveBayesParams::multinomial().alpha(config.alpha).fit(&dataset)?)
         }
         Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c).fit(&dataset)?),
+        Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c).fit(&dataset)?),
     };
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)

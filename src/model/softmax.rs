@@ -127,7 +127,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Minimise a smooth convex function with L-BFGS and a backtracking (Armijo) line search.
-fn lbfgs(theta: &mut [f64], max_iter: usize, tol: f64, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) -> usize {
+pub(crate) fn lbfgs(
+    theta: &mut [f64],
+    max_iter: usize,
+    tol: f64,
+    mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
+) -> usize {
     const HISTORY: usize = 6;
     let n = theta.len();
     let mut grad = vec![0.0; n];
