@@ -397,31 +397,35 @@ impl TopicModel {
         let x = self.vectorizer.transform(text);
         let mut p = vec![0.0; self.labels.len()];
         self.classifier.predict_proba_row(x.row(), &mut p);
-        let mut scored: Vec<(usize, LabelScore)> = self
-            .labels
-            .iter()
-            .zip(p)
-            .enumerate()
-            .map(|(c, (l, s))| {
+        // rank label indices first; only the labels returned get their names copied
+        let score = |c: usize| if p[c].is_finite() { p[c] } else { 0.0 };
+        let mut order: Vec<usize> = (0..self.labels.len()).collect();
+        order.sort_by(|&a, &b| {
+            score(b)
+                .total_cmp(&score(a))
+                .then_with(|| self.labels[a].cmp(&self.labels[b]))
+        });
+        if let Some(t) = &self.thresholds {
+            // multi-label: every label at its threshold, and never none
+            let best = order.first().copied();
+            order.retain(|&c| score(c) >= t.get(c).copied().unwrap_or(0.5) as f64 || Some(c) == best);
+        }
+        if top_k > 0 {
+            order.truncate(top_k);
+        }
+        let mut scored: Vec<(usize, LabelScore)> = order
+            .into_iter()
+            .map(|c| {
                 (
                     c,
                     LabelScore {
-                        label: l.clone(),
-                        score: if s.is_finite() { s } else { 0.0 },
+                        label: self.labels[c].clone(),
+                        score: score(c),
                         terms: Vec::new(),
                     },
                 )
             })
             .collect();
-        scored.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.1.label.cmp(&b.1.label)));
-        if let Some(t) = &self.thresholds {
-            // multi-label: every label at its threshold, and never none
-            let best = scored.first().map(|s| s.0);
-            scored.retain(|(c, s)| s.score >= t.get(*c).copied().unwrap_or(0.5) as f64 || Some(*c) == best);
-        }
-        if top_k > 0 {
-            scored.truncate(top_k);
-        }
         if terms > 0 {
             let k = self.labels.len();
             for (c, ls) in scored.iter_mut() {
