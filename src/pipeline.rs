@@ -59,9 +59,9 @@ impl Trial {
             crate::model::Algorithm::Softmax
             | crate::model::Algorithm::NbLogReg
             | crate::model::Algorithm::LinearSvm => {
-                format!("C={}", c.c)
+                format!("C={}", c.c())
             }
-            _ => format!("alpha={}", c.alpha),
+            _ => format!("alpha={}", c.alpha()),
         };
         format!(
             "{} {knob} min_df={} ngrams={}-{}",
@@ -87,8 +87,8 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
                     let mut c = base.clone();
                     c.algorithm = algorithm;
                     match algorithm {
-                        Algorithm::Softmax | Algorithm::NbLogReg | Algorithm::LinearSvm => c.c = knob,
-                        _ => c.alpha = knob,
+                        Algorithm::Softmax | Algorithm::NbLogReg | Algorithm::LinearSvm => c.c = Some(knob),
+                        _ => c.alpha = Some(knob),
                     }
                     c.features.min_df = min_df;
                     c.features.ngram_max = ngram_max;

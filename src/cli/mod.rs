@@ -87,12 +87,12 @@ pub struct TrainArgs {
     /// Folds of cross-validation before the final fit (0 or 1: none).
     #[arg(long, env = "WARTA_FOLDS", default_value_t = 5)]
     pub folds: usize,
-    /// Inverse L2 regularisation of logreg.
-    #[arg(long = "c", env = "WARTA_C", default_value_t = 10.0)]
-    pub c: f64,
-    /// Smoothing of complement-nb.
-    #[arg(long, env = "WARTA_ALPHA", default_value_t = 0.3)]
-    pub alpha: f64,
+    /// Inverse L2 regularisation of logreg, nb-logreg and linear-svm (default: 10, 10, 1).
+    #[arg(long = "c", env = "WARTA_C")]
+    pub c: Option<f64>,
+    /// Smoothing of complement-nb and multinomial-nb (default: 0.3, 0.1).
+    #[arg(long, env = "WARTA_ALPHA")]
+    pub alpha: Option<f64>,
     /// Longest word n-gram (1–3).
     #[arg(long, env = "WARTA_NGRAM_MAX", default_value_t = 2)]
     pub ngram_max: usize,

@@ -181,10 +181,28 @@ pub(crate) fn argmax(v: &[f64]) -> usize {
 pub struct TrainConfig {
     pub features: FeatureConfig,
     pub algorithm: Algorithm,
-    /// Inverse regularisation of logistic regression.
-    pub c: f64,
-    /// Smoothing of naive Bayes.
-    pub alpha: f64,
+    /// Inverse regularisation of the regressions and the SVM (`None`: the algorithm's default).
+    pub c: Option<f64>,
+    /// Smoothing of naive Bayes (`None`: the algorithm's default).
+    pub alpha: Option<f64>,
+}
+
+impl TrainConfig {
+    /// C for this config's algorithm: set, or its default (logreg and nb-logreg 10, linear SVM 1).
+    pub fn c(&self) -> f64 {
+        self.c.unwrap_or(match self.algorithm {
+            Algorithm::LinearSvm => 1.0,
+            _ => 10.0,
+        })
+    }
+
+    /// Naive Bayes smoothing: set, or its default (complement 0.3, multinomial 0.1).
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(match self.algorithm {
+            Algorithm::MultinomialNb => 0.1,
+            _ => 0.3,
+        })
+    }
 }
 
 impl Default for TrainConfig {
@@ -192,8 +210,8 @@ impl Default for TrainConfig {
         TrainConfig {
             features: FeatureConfig::default(),
             algorithm: Algorithm::Softmax,
-            c: 10.0,
-            alpha: 0.3,
+            c: None,
+            alpha: None,
         }
     }
 }
@@ -514,15 +532,15 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
     let dataset = DatasetBase::new(records, targets);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "features computed");
     let classifier = match config.algorithm {
-        Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c).fit(&dataset)?),
+        Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c()).fit(&dataset)?),
         Algorithm::ComplementNb => {
-            Classifier::ComplementNb(NaiveBayesParams::complement().alpha(config.alpha).fit(&dataset)?)
+            Classifier::ComplementNb(NaiveBayesParams::complement().alpha(config.alpha()).fit(&dataset)?)
         }
         Algorithm::MultinomialNb => {
-            Classifier::MultinomialNb(NaiveBayesParams::multinomial().alpha(config.alpha).fit(&dataset)?)
+            Classifier::MultinomialNb(NaiveBayesParams::multinomial().alpha(config.alpha()).fit(&dataset)?)
         }
-        Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c).fit(&dataset)?),
-        Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c).fit(&dataset)?),
+        Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c()).fit(&dataset)?),
+        Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c()).fit(&dataset)?),
     };
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
@@ -611,7 +629,7 @@ mod tests {
         assert!(SoftmaxParams::default().c(f64::NAN).check().is_err());
         assert!(NaiveBayesParams::complement().alpha(0.0).check().is_err());
         let cfg = TrainConfig {
-            c: 0.0,
+            c: Some(0.0),
             ..TrainConfig::default()
         };
         assert!(matches!(train(&toy(), &cfg), Err(ModelError::Params(_))));

@@ -98,7 +98,7 @@ pub fn train_multilabel(
                 .filter(|(p, _)| p % folds != f)
                 .map(|(_, &i)| i)
                 .collect();
-            let model = fit_ovr(&x, &sets, &train, k, config.c)?;
+            let model = fit_ovr(&x, &sets, &train, k, config.c())?;
             for (p, &i) in order.iter().enumerate() {
                 if p % folds == f {
                     model.predict_proba_row(x.row(i), &mut oof[i]);
@@ -140,7 +140,7 @@ pub fn train_multilabel(
         m.folds = folds as u32;
         metrics = Some(m);
     }
-    let classifier = Classifier::Softmax(fit_ovr(&x, &sets, &all, k, config.c)?);
+    let classifier = Classifier::Softmax(fit_ovr(&x, &sets, &all, k, config.c())?);
     let meta = ModelMeta {
         metrics,
         ..ModelMeta::trained_now(examples.len())
