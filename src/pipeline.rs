@@ -77,7 +77,8 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
     let mut grid = Vec::new();
     for algorithm in Algorithm::ALL {
         let knobs: &[f64] = match algorithm {
-            Algorithm::Softmax | Algorithm::NbLogReg => &[1.0, 10.0, 100.0],
+            Algorithm::Softmax => &[1.0, 10.0, 100.0],
+            Algorithm::NbLogReg => &[2.0, 20.0, 200.0],
             Algorithm::LinearSvm => &[0.1, 1.0, 10.0],
             _ => &[0.03, 0.1, 0.3, 1.0],
         };

@@ -87,7 +87,7 @@ pub struct TrainArgs {
     /// Folds of cross-validation before the final fit (0 or 1: none).
     #[arg(long, env = "WARTA_FOLDS", default_value_t = 5)]
     pub folds: usize,
-    /// Inverse L2 regularisation of logreg, nb-logreg and linear-svm (default: 10, 10, 1).
+    /// Inverse L2 regularisation of logreg, nb-logreg and linear-svm (default: 10, 20, 1).
     #[arg(long = "c", env = "WARTA_C")]
     pub c: Option<f64>,
     /// Smoothing of complement-nb and multinomial-nb (default: 0.3, 0.1).

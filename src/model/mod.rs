@@ -188,10 +188,11 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// C for this config's algorithm: set, or its default (logreg and nb-logreg 10, linear SVM 1).
+    /// C for this config's algorithm: set, or its default (logreg 10, nb-logreg 20, linear SVM 1).
     pub fn c(&self) -> f64 {
         self.c.unwrap_or(match self.algorithm {
             Algorithm::LinearSvm => 1.0,
+            Algorithm::NbLogReg => 20.0,
             _ => 10.0,
         })
     }

@@ -4,11 +4,10 @@
 //! the single most probable one), best first.
 
 use super::linear::{LinearModel, Link};
-use super::{label_set, Classifier, ModelError, ModelMeta, SoftmaxParams, TopicModel, TrainConfig};
+use super::softmax::binary_logistic;
+use super::{label_set, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
 use crate::features::{SparseMatrix, Vectorizer};
-use linfa::prelude::*;
-use ndarray::Array1;
 
 /// A text with any number of labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,30 +23,25 @@ const THRESHOLDS: [f32; 17] = [
 
 /// One binary logistic regression per label on the rows `rows` of `x`.
 fn fit_ovr(x: &SparseMatrix, sets: &[Vec<usize>], rows: &[usize], k: usize, c: f64) -> Result<LinearModel, ModelError> {
-    let mut sub = SparseMatrix::new(x.ncols());
-    for &i in rows {
-        let r = x.row(i);
-        sub.push(&crate::features::SparseVec {
-            indices: r.indices.to_vec(),
-            values: r.values.to_vec(),
-        });
-    }
     let d = x.ncols();
     let mut weights = vec![0.0f32; d * k];
     let mut bias = vec![0.0f32; k];
     for label in 0..k {
-        let y: Array1<usize> = rows.iter().map(|&i| usize::from(sets[i].contains(&label))).collect();
-        let positives = y.iter().filter(|&&v| v == 1).count();
+        let signs: Vec<f64> = sets
+            .iter()
+            .map(|s| if s.contains(&label) { 1.0 } else { -1.0 })
+            .collect();
+        let positives = rows.iter().filter(|&&i| signs[i] > 0.0).count();
         if positives == 0 || positives == rows.len() {
             // nothing to separate in this training part: a constant, very sure answer
             bias[label] = if positives == 0 { -10.0 } else { 10.0 };
             continue;
         }
-        let lr = SoftmaxParams::default().c(c).fit(&DatasetBase::new(sub.clone(), y))?;
+        let (w, b) = binary_logistic(x, &signs, rows, c, 300, 1e-5);
         for j in 0..d {
-            weights[j * k + label] = lr.weight(j, 1) - lr.weight(j, 0);
+            weights[j * k + label] = w[j] as f32;
         }
-        bias[label] = lr.bias(1) - lr.bias(0);
+        bias[label] = b as f32;
     }
     LinearModel::new(k, d, weights, bias, Link::Independent).map_err(ModelError::NotConverged)
 }

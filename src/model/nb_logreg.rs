@@ -4,7 +4,8 @@
 //! logistic regression is fitted on the scaled features. Strong on short texts.
 
 use super::linear::{check_dataset, LinearModel, Link};
-use super::{ModelError, SoftmaxParams};
+use super::softmax::binary_logistic;
+use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
 use ndarray::Array1;
@@ -21,7 +22,7 @@ pub struct NbLogRegParams(NbLogRegValidParams);
 
 impl Default for NbLogRegParams {
     fn default() -> Self {
-        NbLogRegParams(NbLogRegValidParams { c: 10.0, alpha: 1.0 })
+        NbLogRegParams(NbLogRegValidParams { c: 20.0, alpha: 1.0 })
     }
 }
 
@@ -99,14 +100,13 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
                     values: row.iter().map(|(j, v)| v * r[j]).collect(),
                 });
             }
-            let binary: Array1<usize> = y.iter().map(|&t| usize::from(t == c)).collect();
-            let lr = SoftmaxParams::default()
-                .c(self.c)
-                .fit(&DatasetBase::new(scaled, binary))?;
+            let signs: Vec<f64> = y.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
+            let rows: Vec<usize> = (0..x.nrows()).collect();
+            let (w, b) = binary_logistic(&scaled, &signs, &rows, self.c, 300, 1e-5);
             for j in 0..d {
-                weights[j * k + c] = r[j] * (lr.weight(j, 1) - lr.weight(j, 0));
+                weights[j * k + c] = r[j] * w[j] as f32;
             }
-            bias[c] = lr.bias(1) - lr.bias(0);
+            bias[c] = b as f32;
         }
         // the product of ratio and weight per label: one sparse dot product at prediction
         LinearModel::new(k, d, weights, bias, Link::OneVsRest).map_err(ModelError::NotConverged)

@@ -244,3 +244,50 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
         .map_err(ModelError::NotConverged)
     }
 }
+
+/// Binary logistic regression on the rows `rows` of `x` with labels ±1: minimises the mean
+/// log-loss plus `1 / (2·C·n)·‖w‖²` by L-BFGS. Returns (weights, bias). One weight vector,
+/// where a two-class softmax would fit two.
+pub(crate) fn binary_logistic(
+    x: &SparseMatrix,
+    y: &[f64],
+    rows: &[usize],
+    c: f64,
+    max_iter: usize,
+    tol: f64,
+) -> (Vec<f64>, f64) {
+    let d = x.ncols();
+    let n = rows.len().max(1) as f64;
+    let lambda = 1.0 / (c * n);
+    let mut theta = vec![0.0f64; d + 1];
+    lbfgs(&mut theta, max_iter, tol, |t, grad| {
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let (w, b) = (&t[..d], t[d]);
+        let mut loss = 0.0;
+        for &i in rows {
+            let row = x.row(i);
+            let z = b + row.iter().map(|(j, v)| w[j] * v as f64).sum::<f64>();
+            let m = y[i] * z;
+            // log(1 + e^-m), stably
+            loss += if m > 0.0 {
+                (-m).exp().ln_1p()
+            } else {
+                -m + m.exp().ln_1p()
+            };
+            let dz = -y[i] / (1.0 + m.exp()) / n;
+            for (j, v) in row.iter() {
+                grad[j] += dz * v as f64;
+            }
+            grad[d] += dz;
+        }
+        let mut penalty = 0.0;
+        for j in 0..d {
+            penalty += w[j] * w[j];
+            grad[j] += lambda * w[j];
+        }
+        loss / n + 0.5 * lambda * penalty
+    });
+    let b = theta[d];
+    theta.truncate(d);
+    (theta, b)
+}
