@@ -4,7 +4,7 @@
 //! the single most probable one), best first.
 
 use super::linear::{LinearModel, Link};
-use super::softmax::binary_logistic;
+use super::softmax::{fit_binary, MarginLoss};
 use super::{label_set, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
 use crate::features::{SparseMatrix, Vectorizer};
@@ -37,7 +37,7 @@ fn fit_ovr(x: &SparseMatrix, sets: &[Vec<usize>], rows: &[usize], k: usize, c: f
             bias[label] = if positives == 0 { -10.0 } else { 10.0 };
             continue;
         }
-        let (w, b) = binary_logistic(x, &signs, rows, c, 300, 1e-5);
+        let (w, b) = fit_binary(x, &signs, rows, c, MarginLoss::Logistic, 300, 1e-5);
         for j in 0..d {
             weights[j * k + label] = w[j] as f32;
         }

@@ -4,7 +4,7 @@
 //! logistic regression is fitted on the scaled features. Strong on short texts.
 
 use super::linear::{check_dataset, LinearModel, Link};
-use super::softmax::binary_logistic;
+use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
@@ -102,7 +102,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
             }
             let signs: Vec<f64> = y.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
             let rows: Vec<usize> = (0..x.nrows()).collect();
-            let (w, b) = binary_logistic(&scaled, &signs, &rows, self.c, 300, 1e-5);
+            let (w, b) = fit_binary(&scaled, &signs, &rows, self.c, MarginLoss::Logistic, 300, 1e-5);
             for j in 0..d {
                 weights[j * k + c] = r[j] * w[j] as f32;
             }

@@ -127,12 +127,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Minimise a smooth convex function with L-BFGS and a backtracking (Armijo) line search.
-pub(crate) fn lbfgs(
-    theta: &mut [f64],
-    max_iter: usize,
-    tol: f64,
-    mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
-) -> usize {
+fn lbfgs(theta: &mut [f64], max_iter: usize, tol: f64, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) -> usize {
     const HISTORY: usize = 6;
     let n = theta.len();
     let mut grad = vec![0.0; n];
@@ -245,14 +240,49 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SoftmaxValidParams {
     }
 }
 
-/// Binary logistic regression on the rows `rows` of `x` with labels ±1: minimises the mean
-/// log-loss plus `1 / (2·C·n)·‖w‖²` by L-BFGS. Returns (weights, bias). One weight vector,
-/// where a two-class softmax would fit two.
-pub(crate) fn binary_logistic(
+/// A loss of the margin `m = y·z` of a binary linear classifier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum MarginLoss {
+    /// log(1 + e^−m): logistic regression.
+    Logistic,
+    /// max(0, 1 − m)²: the smooth (L2) SVM.
+    SquaredHinge,
+}
+
+impl MarginLoss {
+    /// The loss and its derivative with respect to `m`.
+    fn eval(self, m: f64) -> (f64, f64) {
+        match self {
+            // log(1 + e^-m), stably
+            MarginLoss::Logistic => {
+                let loss = if m > 0.0 {
+                    (-m).exp().ln_1p()
+                } else {
+                    -m + m.exp().ln_1p()
+                };
+                (loss, -1.0 / (1.0 + m.exp()))
+            }
+            MarginLoss::SquaredHinge => {
+                let slack = 1.0 - m;
+                if slack > 0.0 {
+                    (slack * slack, -2.0 * slack)
+                } else {
+                    (0.0, 0.0)
+                }
+            }
+        }
+    }
+}
+
+/// A binary linear classifier on the rows `rows` of `x` with labels ±1: minimises the mean
+/// margin loss plus `1 / (2·C·n)·‖w‖²` by L-BFGS (the bias is not penalised). Returns
+/// (weights, bias). One weight vector, where a two-class softmax would fit two.
+pub(crate) fn fit_binary(
     x: &SparseMatrix,
     y: &[f64],
     rows: &[usize],
     c: f64,
+    loss: MarginLoss,
     max_iter: usize,
     tol: f64,
 ) -> (Vec<f64>, f64) {
@@ -263,29 +293,26 @@ pub(crate) fn binary_logistic(
     lbfgs(&mut theta, max_iter, tol, |t, grad| {
         grad.iter_mut().for_each(|g| *g = 0.0);
         let (w, b) = (&t[..d], t[d]);
-        let mut loss = 0.0;
+        let mut total = 0.0;
         for &i in rows {
             let row = x.row(i);
             let z = b + row.iter().map(|(j, v)| w[j] * v as f64).sum::<f64>();
-            let m = y[i] * z;
-            // log(1 + e^-m), stably
-            loss += if m > 0.0 {
-                (-m).exp().ln_1p()
-            } else {
-                -m + m.exp().ln_1p()
-            };
-            let dz = -y[i] / (1.0 + m.exp()) / n;
-            for (j, v) in row.iter() {
-                grad[j] += dz * v as f64;
+            let (l, dl) = loss.eval(y[i] * z);
+            total += l;
+            if dl != 0.0 {
+                let dz = dl * y[i] / n;
+                for (j, v) in row.iter() {
+                    grad[j] += dz * v as f64;
+                }
+                grad[d] += dz;
             }
-            grad[d] += dz;
         }
         let mut penalty = 0.0;
         for j in 0..d {
             penalty += w[j] * w[j];
             grad[j] += lambda * w[j];
         }
-        loss / n + 0.5 * lambda * penalty
+        total / n + 0.5 * lambda * penalty
     });
     let b = theta[d];
     theta.truncate(d);

@@ -4,7 +4,7 @@
 //! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
 
 use super::linear::{check_dataset, LinearModel, Link};
-use super::softmax::lbfgs;
+use super::softmax::{fit_binary, MarginLoss};
 use super::{softmax_in_place, ModelError};
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
@@ -59,51 +59,27 @@ impl ParamGuard for SvmParams {
     }
 }
 
-/// Mean squared hinge + L2 for one label against the rest; parameters `[w | b]`.
-fn objective(x: &SparseMatrix, y: &[f64], rows: &[usize], lambda: f64, theta: &[f64], grad: &mut [f64]) -> f64 {
-    let d = x.ncols();
-    let n = rows.len() as f64;
-    grad.iter_mut().for_each(|g| *g = 0.0);
-    let (w, b) = (&theta[..d], theta[d]);
-    let mut loss = 0.0;
-    for &i in rows {
-        let row = x.row(i);
-        let z = b + row.iter().map(|(j, v)| w[j] * v as f64).sum::<f64>();
-        let margin = 1.0 - y[i] * z;
-        if margin > 0.0 {
-            loss += margin * margin;
-            let dz = -2.0 * y[i] * margin / n;
-            for (j, v) in row.iter() {
-                grad[j] += dz * v as f64;
-            }
-            grad[d] += dz;
-        }
-    }
-    let mut penalty = 0.0;
-    for j in 0..d {
-        penalty += w[j] * w[j];
-        grad[j] += lambda * w[j];
-    }
-    loss / n + 0.5 * lambda * penalty
-}
-
 impl SvmValidParams {
     /// One-vs-rest weights fitted on `rows`: (feature-major weights, biases).
     fn fit_rows(&self, x: &SparseMatrix, targets: &[usize], rows: &[usize], k: usize) -> (Vec<f32>, Vec<f32>) {
         let d = x.ncols();
-        let lambda = 1.0 / (self.c * rows.len().max(1) as f64);
         let mut weights = vec![0.0f32; d * k];
         let mut bias = vec![0.0f32; k];
         for c in 0..k {
             let y: Vec<f64> = targets.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
-            let mut theta = vec![0.0f64; d + 1];
-            lbfgs(&mut theta, self.max_iter, self.tolerance, |t, g| {
-                objective(x, &y, rows, lambda, t, g)
-            });
+            let (w, b) = fit_binary(
+                x,
+                &y,
+                rows,
+                self.c,
+                MarginLoss::SquaredHinge,
+                self.max_iter,
+                self.tolerance,
+            );
             for j in 0..d {
-                weights[j * k + c] = theta[j] as f32;
+                weights[j * k + c] = w[j] as f32;
             }
-            bias[c] = theta[d] as f32;
+            bias[c] = b as f32;
         }
         (weights, bias)
     }
