@@ -23,12 +23,13 @@ pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str
 }
 
 /// The embedded default model: trained on the project's own corpus under `data/` (and the
-/// seed articles unless `with_seeds` is false), 5-fold cross-validated.
+/// seed articles unless `with_seeds` is false). Not cross-validated: that is 5 more fits, and
+/// only `serve` reports the figures (see [`default_model_deferred_cv`]).
 pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
     train_rows(
         &default_rows(with_seeds),
         &TrainConfig::default(),
-        5,
+        0,
         "embedded-default",
     )
 }
@@ -37,9 +38,8 @@ pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
 /// cross-validates it later.
 pub fn default_model_deferred_cv(
 ) -> Result<(TopicModel, impl FnOnce() -> Result<Metrics, ModelError> + Send + Sync), ModelError> {
-    let rows = default_rows(true);
-    let config = TrainConfig::default();
-    let model = train_rows(&rows, &config, 0, "embedded-default")?;
+    let model = default_model(true)?;
+    let (rows, config) = (default_rows(true), TrainConfig::default());
     let job = move || cross_validate(&examples(&rows), &config, 5, CV_SEED);
     Ok((model, job))
 }
