@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{small_model, TestServer, SEED_001};
+use common::{article, batch_req, classify_req, small_model, TestServer, SEED_001};
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -10,17 +10,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_types::StatusExt;
-use warta::proto::v1::{Article, ClassifyBatchRequest, ClassifyRequest, ExtractRequest, GetModelInfoRequest};
+use warta::proto::v1::{Article, ClassifyRequest, ExtractRequest, GetModelInfoRequest};
 use warta::service::{ServedModel, ServerOptions, SERVICE_NAME};
-
-fn article(id: &str, text: &str) -> Option<Article> {
-    Some(Article {
-        id: id.into(),
-        title: String::new(),
-        text: text.into(),
-        language: String::new(),
-    })
-}
 
 async fn health(server: &TestServer, service: &str) -> ServingStatus {
     let mut h = HealthClient::new(server.channel().await);
@@ -57,11 +48,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
     }
     let mut client = server.client().await;
     let err = client
-        .classify(ClassifyRequest {
-            article: article("a", "migran di perbatasan"),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("a", "migran di perbatasan"), 1))
         .await
         .expect_err("no model yet");
     assert_eq!(err.code(), Code::Unavailable);
@@ -78,11 +65,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
     assert!(serving, "turns SERVING once the model is ready");
     assert_eq!(health(&server, "").await, ServingStatus::Serving);
     let ok = client
-        .classify(ClassifyRequest {
-            article: article("a", "migran di perbatasan"),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("a", "migran di perbatasan"), 1))
         .await
         .expect("classify when ready");
     assert_eq!(ok.into_inner().labels.len(), 1);
@@ -101,11 +84,7 @@ async fn health_is_not_serving_until_the_model_is_ready_and_again_while_draining
         assert_eq!(status, ServingStatus::NotServing as i32, "{svc:?} while draining");
     }
     let err = client
-        .classify(ClassifyRequest {
-            article: article("a", "migran"),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("a", "migran"), 1))
         .await
         .expect_err("draining refuses new work");
     assert_eq!(err.code(), Code::Unavailable);
@@ -117,11 +96,10 @@ async fn classify_returns_sorted_probabilities_and_honours_top_k() {
     let server = TestServer::with_model(small_model()).await;
     let mut client = server.client().await;
     let all = client
-        .classify(ClassifyRequest {
-            article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
-            top_k: 0,
-            explain: false,
-        })
+        .classify(classify_req(
+            article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
+            0,
+        ))
         .await
         .expect("classify")
         .into_inner();
@@ -133,11 +111,10 @@ async fn classify_returns_sorted_probabilities_and_honours_top_k() {
     assert!((sum - 1.0).abs() < 1e-6, "{sum}");
     assert!(!all.model_version.is_empty());
     let top2 = client
-        .classify(ClassifyRequest {
-            article: article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
-            top_k: 2,
-            explain: false,
-        })
+        .classify(classify_req(
+            article("x", "Kartel narkoba menyelundupkan kokain dan sabu melalui pelabuhan."),
+            2,
+        ))
         .await
         .expect("classify")
         .into_inner();
@@ -150,22 +127,8 @@ async fn bad_articles_are_invalid_argument_naming_the_field() {
     let server = TestServer::with_model(small_model()).await;
     let mut client = server.client().await;
     for (req, field) in [
-        (
-            ClassifyRequest {
-                article: article("e", "   \n"),
-                top_k: 1,
-                explain: false,
-            },
-            "article.text",
-        ),
-        (
-            ClassifyRequest {
-                article: None,
-                top_k: 1,
-                explain: false,
-            },
-            "article",
-        ),
+        (classify_req(article("e", "   \n"), 1), "article.text"),
+        (classify_req(None, 1), "article"),
     ] {
         let err = client.classify(req).await.expect_err("invalid");
         assert_eq!(err.code(), Code::InvalidArgument);
@@ -198,11 +161,7 @@ async fn a_batch_with_one_empty_article_answers_for_all_the_others() {
         .filter_map(|(i, t)| article(&format!("b{i}"), t))
         .collect();
     let r = client
-        .classify_batch(ClassifyBatchRequest {
-            articles,
-            top_k: 1,
-            explain: false,
-        })
+        .classify_batch(batch_req(articles, 1))
         .await
         .expect("batch")
         .into_inner();
@@ -230,20 +189,10 @@ async fn an_oversized_batch_is_resource_exhausted() {
         },
     )
     .await;
-    let mut client = server.client().await;
-    for _ in 0..100 {
-        if client.get_model_info(GetModelInfoRequest {}).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut client = server.ready_client().await;
     let articles: Vec<Article> = (0..3).filter_map(|i| article(&i.to_string(), "teks")).collect();
     let err = client
-        .classify_batch(ClassifyBatchRequest {
-            articles,
-            top_k: 1,
-            explain: false,
-        })
+        .classify_batch(batch_req(articles, 1))
         .await
         .expect_err("too many");
     assert_eq!(err.code(), Code::ResourceExhausted);
@@ -262,11 +211,7 @@ async fn classify_stream_answers_every_request_in_order() {
     let requests: Vec<ClassifyRequest> = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| ClassifyRequest {
-            article: article(&format!("s{i}"), t),
-            top_k: 1,
-            explain: false,
-        })
+        .map(|(i, t)| classify_req(article(&format!("s{i}"), t), 1))
         .collect();
     let mut out = client
         .classify_stream(tokio_stream::iter(requests))
@@ -480,46 +425,24 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
         },
     )
     .await;
-    let mut client = server.client().await;
-    for _ in 0..100 {
-        if client.get_model_info(GetModelInfoRequest {}).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut client = server.ready_client().await;
     let huge = "kata ".repeat(40_000); // 200 kB > 64 KiB message limit
     let err = client
-        .classify(ClassifyRequest {
-            article: article("big", &huge),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("big", &huge), 1))
         .await
         .expect_err("too big");
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     let long = "kata ".repeat(5_000); // 25 kB: a valid message, but over the text limit
     let err = client
-        .classify(ClassifyRequest {
-            article: article("long", &long),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("long", &long), 1))
         .await
         .expect_err("too long");
     assert_eq!(err.code(), Code::ResourceExhausted);
     assert!(err.message().contains("article.text"), "{}", err.message());
     // in a stream, the answers before the oversized message arrive, then the status
     let requests = vec![
-        ClassifyRequest {
-            article: article("s0", "vaksin"),
-            top_k: 1,
-            explain: false,
-        },
-        ClassifyRequest {
-            article: article("s1", &huge),
-            top_k: 1,
-            explain: false,
-        },
+        classify_req(article("s0", "vaksin"), 1),
+        classify_req(article("s1", &huge), 1),
     ];
     let mut out = client
         .classify_stream(tokio_stream::iter(requests))
@@ -532,11 +455,7 @@ async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_co
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     // the same connection still works
     let ok = client
-        .classify(ClassifyRequest {
-            article: article("ok", "vaksin dan rumah sakit"),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("ok", "vaksin dan rumah sakit"), 1))
         .await
         .expect("still serving");
     assert_eq!(ok.into_inner().labels.len(), 1);
@@ -567,11 +486,7 @@ async fn classify_explains_labels_with_the_terms_that_drove_them() {
     );
     assert!(r.labels[0].terms.iter().all(|t| t.weight > 0.0));
     let plain = client
-        .classify(ClassifyRequest {
-            article: article("x", "Polisi menyita kokain."),
-            top_k: 1,
-            explain: false,
-        })
+        .classify(classify_req(article("x", "Polisi menyita kokain."), 1))
         .await
         .expect("classify")
         .into_inner();
@@ -589,11 +504,7 @@ async fn large_batches_and_streams_keep_order() {
     ];
     let articles: Vec<Article> = (0..300).filter_map(|i| article(&i.to_string(), texts[i % 3])).collect();
     let r = client
-        .classify_batch(ClassifyBatchRequest {
-            articles: articles.clone(),
-            top_k: 1,
-            explain: false,
-        })
+        .classify_batch(batch_req(articles.clone(), 1))
         .await
         .expect("batch")
         .into_inner();
@@ -602,14 +513,7 @@ async fn large_batches_and_streams_keep_order() {
         assert_eq!(res.id, i.to_string());
         assert_eq!(res.labels[0].label, expected[i % 3]);
     }
-    let requests: Vec<ClassifyRequest> = articles
-        .into_iter()
-        .map(|a| ClassifyRequest {
-            article: Some(a),
-            top_k: 1,
-            explain: false,
-        })
-        .collect();
+    let requests: Vec<ClassifyRequest> = articles.into_iter().map(|a| classify_req(Some(a), 1)).collect();
     let mut out = client
         .classify_stream(tokio_stream::iter(requests))
         .await

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{TestServer, SEED_000, SEED_001, SEED_002};
+use common::{article, batch_req, TestServer, SEED_000, SEED_001, SEED_002};
 use warta::pipeline::default_model;
-use warta::proto::v1::{Article, ClassifyBatchRequest};
 
 async fn top_labels(with_seeds: bool) -> Vec<(String, f64)> {
     let model = tokio::task::spawn_blocking(move || default_model(with_seeds))
@@ -17,19 +16,10 @@ async fn top_labels(with_seeds: bool) -> Vec<(String, f64)> {
     let articles = [SEED_000, SEED_001, SEED_002]
         .iter()
         .enumerate()
-        .map(|(i, t)| Article {
-            id: format!("{i:03}"),
-            title: String::new(),
-            text: t.to_string(),
-            language: "id".into(),
-        })
+        .filter_map(|(i, t)| article(&format!("{i:03}"), t))
         .collect();
     let r = client
-        .classify_batch(ClassifyBatchRequest {
-            articles,
-            top_k: 1,
-            explain: false,
-        })
+        .classify_batch(batch_req(articles, 1))
         .await
         .expect("batch")
         .into_inner();

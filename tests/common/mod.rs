@@ -11,6 +11,7 @@ use warta::corpus::default_rows;
 use warta::error::Error;
 use warta::model::{train, Example, TopicModel, TrainConfig};
 use warta::proto::v1::article_service_client::ArticleServiceClient;
+use warta::proto::v1::{Article, ClassifyBatchRequest, ClassifyRequest, GetModelInfoRequest};
 use warta::service::{run, ServedModel, ServerOptions};
 
 pub struct TestServer {
@@ -62,6 +63,18 @@ impl TestServer {
         ArticleServiceClient::new(self.channel().await)
     }
 
+    /// A client, once the server has a model to answer with.
+    pub async fn ready_client(&self) -> ArticleServiceClient<Channel> {
+        let mut client = self.client().await;
+        for _ in 0..200 {
+            if client.get_model_info(GetModelInfoRequest {}).await.is_ok() {
+                return client;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server at {} never became ready", self.addr);
+    }
+
     /// Ask the server to shut down (as SIGTERM would).
     pub fn stop(&mut self) {
         if let Some(s) = self.stop.take() {
@@ -96,3 +109,31 @@ pub fn small_model() -> TopicModel {
 pub const SEED_000: &str = include_str!("../../data/seeds/000_a5398182eba481b3.txt");
 pub const SEED_001: &str = include_str!("../../data/seeds/001_dc89ad69bdbf3a7b.txt");
 pub const SEED_002: &str = include_str!("../../data/seeds/002_2e9dbea5c19bf7fd.txt");
+
+/// An article with just an id and a text.
+pub fn article(id: &str, text: &str) -> Option<Article> {
+    Some(Article {
+        id: id.into(),
+        title: String::new(),
+        text: text.into(),
+        language: String::new(),
+    })
+}
+
+/// A Classify request without explanations.
+pub fn classify_req(article: Option<Article>, top_k: u32) -> ClassifyRequest {
+    ClassifyRequest {
+        article,
+        top_k,
+        explain: false,
+    }
+}
+
+/// A ClassifyBatch request without explanations.
+pub fn batch_req(articles: Vec<Article>, top_k: u32) -> ClassifyBatchRequest {
+    ClassifyBatchRequest {
+        articles,
+        top_k,
+        explain: false,
+    }
+}
