@@ -52,7 +52,7 @@ pub struct Trial {
 }
 
 impl Trial {
-    /// "logreg C=10 min_df=2 ngrams=1-2"
+    /// "complement-nb alpha=0.1 min_df=1 ngrams=1-2 chars=3-5"
     pub fn describe(&self) -> String {
         let c = &self.config;
         let knob = match c.algorithm {
@@ -63,18 +63,34 @@ impl Trial {
             }
             _ => format!("alpha={}", c.alpha()),
         };
+        let f = &c.features;
+        let chars = if f.char_ngrams() {
+            format!("{}-{}", f.char_ngram_min, f.char_ngram_max)
+        } else {
+            "none".into()
+        };
         format!(
-            "{} {knob} min_df={} ngrams={}-{}",
-            c.algorithm, c.features.min_df, c.features.ngram_min, c.features.ngram_max
+            "{} {knob} min_df={} ngrams={}-{} chars={chars}{}",
+            c.algorithm,
+            f.min_df,
+            f.ngram_min,
+            f.ngram_max,
+            if f.stem { " stem" } else { "" }
         )
     }
 }
 
-/// The grid `warta train --tune` searches: every algorithm with its key knob, minimum
-/// document frequency and n-gram length, around `base` (other settings kept).
+/// The grid `warta train --tune` searches: every algorithm with its key knob, word n-gram
+/// length, and character n-grams (none, or `base`'s range — 3-5 if it has none), around
+/// `base` (other settings kept).
 pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
     use crate::model::Algorithm;
     let mut grid = Vec::new();
+    let chars = if base.features.char_ngrams() {
+        (base.features.char_ngram_min, base.features.char_ngram_max)
+    } else {
+        (3, 5)
+    };
     for algorithm in Algorithm::ALL {
         let knobs: &[f64] = match algorithm {
             Algorithm::Softmax => &[1.0, 10.0, 100.0],
@@ -83,7 +99,7 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
             _ => &[0.03, 0.1, 0.3, 1.0],
         };
         for &knob in knobs {
-            for min_df in [1, 2] {
+            for (char_min, char_max) in [(0, 0), chars] {
                 for ngram_max in [1, 2] {
                     let mut c = base.clone();
                     c.algorithm = algorithm;
@@ -91,7 +107,8 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
                         Algorithm::Softmax | Algorithm::NbLogReg | Algorithm::LinearSvm => c.c = Some(knob),
                         _ => c.alpha = Some(knob),
                     }
-                    c.features.min_df = min_df;
+                    c.features.char_ngram_min = char_min;
+                    c.features.char_ngram_max = char_max;
                     c.features.ngram_max = ngram_max;
                     grid.push(c);
                 }
@@ -155,6 +172,6 @@ mod tests {
             .windows(2)
             .all(|w| w[0].metrics.accuracy >= w[1].metrics.accuracy));
         assert!(trials[0].metrics.accuracy > 0.9, "{}", trials[0].describe());
-        assert!(trials[0].describe().contains("min_df="));
+        assert!(trials[0].describe().contains("chars="));
     }
 }

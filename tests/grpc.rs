@@ -10,6 +10,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_types::StatusExt;
+use warta::model::TrainConfig;
 use warta::proto::v1::{Article, ClassifyRequest, ExtractRequest, GetModelInfoRequest};
 use warta::service::{ServedModel, ServerOptions, SERVICE_NAME};
 
@@ -296,7 +297,7 @@ async fn model_info_describes_the_served_model() {
     assert_eq!(info.labels.len(), 8);
     assert!(info.labels.contains(&"human_trafficking".to_string()));
     assert!(info.vocabulary_size > 100);
-    assert_eq!(info.algorithm, "logreg");
+    assert_eq!(info.algorithm, TrainConfig::default().algorithm.to_string());
     assert_eq!(info.format_version, warta::model::FORMAT_VERSION as u32);
     assert_eq!(info.model_version.len(), 16);
 }

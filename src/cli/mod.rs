@@ -78,7 +78,7 @@ pub struct TrainArgs {
     pub out: PathBuf,
     /// Classifier: logreg (multinomial logistic regression), complement-nb, multinomial-nb, nb-logreg
     /// (NB-weighted one-vs-rest logistic regression) or linear-svm (calibrated linear SVM).
-    #[arg(long, env = "WARTA_ALGORITHM", default_value = "logreg")]
+    #[arg(long, env = "WARTA_ALGORITHM", default_value = "complement-nb")]
     pub algorithm: Algorithm,
     /// Search a small grid (algorithm × C/alpha × min_df × n-gram length) by k-fold
     /// cross-validation, print it, and train the winner.
@@ -90,14 +90,14 @@ pub struct TrainArgs {
     /// Inverse L2 regularisation of logreg, nb-logreg and linear-svm (default: 10, 20, 1).
     #[arg(long = "c", env = "WARTA_C")]
     pub c: Option<f64>,
-    /// Smoothing of complement-nb and multinomial-nb (default: 0.3, 0.1).
+    /// Smoothing of complement-nb and multinomial-nb (default: 0.1).
     #[arg(long, env = "WARTA_ALPHA")]
     pub alpha: Option<f64>,
     /// Longest word n-gram (1–3).
     #[arg(long, env = "WARTA_NGRAM_MAX", default_value_t = 2)]
     pub ngram_max: usize,
     /// Minimum document frequency of a feature.
-    #[arg(long, env = "WARTA_MIN_DF", default_value_t = 2)]
+    #[arg(long, env = "WARTA_MIN_DF", default_value_t = FeatureConfig::default().min_df)]
     pub min_df: u32,
     /// Keep at most this many features (most frequent first).
     #[arg(long, env = "WARTA_MAX_FEATURES")]
@@ -111,6 +111,15 @@ pub struct TrainArgs {
     /// How much more they weigh.
     #[arg(long, env = "WARTA_LEAD_WEIGHT", default_value_t = 3.0)]
     pub lead_weight: f32,
+    /// Character n-grams inside word boundaries, as MIN-MAX (e.g. 2-5); "0" for none.
+    #[arg(long, env = "WARTA_CHAR_NGRAMS", default_value = "3-5", value_parser = parse_char_ngrams)]
+    pub char_ngrams: (usize, usize),
+    /// Hash features into 2^BITS buckets instead of learning a vocabulary (10–24; 0: vocabulary).
+    #[arg(long, env = "WARTA_HASH_BITS", default_value_t = 0)]
+    pub hash_bits: u8,
+    /// Reduce Indonesian words to their stems (light affix stripping) before word n-grams.
+    #[arg(long, env = "WARTA_STEM")]
+    pub stem: bool,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +220,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     crate::service::run(listener, model, options, crate::shutdown::signal()).await
 }
 
+/// "2-5" → (2, 5); "0" or "none" → (0, 0). The range itself is checked with the rest of the
+/// feature settings.
+fn parse_char_ngrams(s: &str) -> Result<(usize, usize), String> {
+    let s = s.trim();
+    if s == "0" || s.eq_ignore_ascii_case("none") {
+        return Ok((0, 0));
+    }
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let num = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|e| format!("{x:?}: {e} (expected MIN-MAX such as 2-5)"))
+    };
+    Ok((num(a)?, num(b)?))
+}
+
 pub fn train(args: TrainArgs) -> Result<(), Error> {
     let started = Instant::now();
     let (rows, source) = if args.data.is_empty() {
@@ -237,6 +262,10 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
             remove_stopwords: !args.keep_stopwords,
             lead_terms: args.lead_terms,
             lead_weight: args.lead_weight,
+            char_ngram_min: args.char_ngrams.0,
+            char_ngram_max: args.char_ngrams.1,
+            hash_bits: args.hash_bits,
+            stem: args.stem,
             ..FeatureConfig::default()
         },
         algorithm: args.algorithm,

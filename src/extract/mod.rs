@@ -275,10 +275,9 @@ pub fn keywords(text: &str, title: &str, idf: Option<&Vectorizer>, max: usize) -
     let scored: Vec<(String, f64, bool)> = match idf {
         // plain occurrences: a phrase "recurs" only if the article really repeats it
         Some(v) => v
-            .counts_with_lead_weight(&full, 1.0)
+            .named_counts(&full, 1.0)
             .into_iter()
-            .filter_map(|(f, n)| {
-                let name = v.feature_name(f as usize)?;
+            .filter_map(|(f, n, name)| {
                 let w = (1.0 + (n as f64).ln()) * v.idf(f as usize)? as f64;
                 let collocation = n >= 2.0 && v.document_frequency(f as usize)? >= 2;
                 Some((name, w, collocation))

@@ -1,8 +1,9 @@
-//! Vocabulary of word n-grams with IDF weights, learnt once and frozen.
+//! Word n-grams and character n-grams with IDF weights, learnt once and frozen: either a
+//! vocabulary (named features, explainable) or, for huge vocabularies, hashed buckets.
 
 use super::sparse::SparseVec;
 use crate::text::fasthash::{FastMap, FastSet};
-use crate::text::{is_stopword, stopword_list, words, Language};
+use crate::text::{is_stopword, stem, stopword_list, words, Language};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
@@ -10,6 +11,10 @@ use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 pub const MAX_NGRAM: usize = 3;
 const NONE: u32 = u32::MAX;
 type NgramKey = [u32; MAX_NGRAM];
+/// Longest character n-gram.
+pub const MAX_CHAR_NGRAM: usize = 8;
+pub const MIN_HASH_BITS: u8 = 10;
+pub const MAX_HASH_BITS: u8 = 24;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FeatureError {
@@ -41,6 +46,17 @@ pub struct FeatureConfig {
     /// (title and lead) count `lead_weight` times. 0 turns this off.
     pub lead_terms: usize,
     pub lead_weight: f32,
+    /// Character n-grams of every term inside its word boundary (" migran " gives " mi", "mig",
+    /// …, "an "), lengths `char_ngram_min..=char_ngram_max`; 0 turns them off. They share
+    /// evidence between inflected forms and survive spelling variants. Words and characters
+    /// are two blocks, each L2-normalised to 1/√2.
+    pub char_ngram_min: usize,
+    pub char_ngram_max: usize,
+    /// Hash features into 2^hash_bits buckets per block instead of learning a vocabulary:
+    /// bounded memory whatever the corpus size, at the price of feature names. 0: vocabulary.
+    pub hash_bits: u8,
+    /// Reduce words to their Indonesian stem (light affix stripping) before word n-grams.
+    pub stem: bool,
 }
 
 impl Default for FeatureConfig {
@@ -48,18 +64,28 @@ impl Default for FeatureConfig {
         FeatureConfig {
             ngram_min: 1,
             ngram_max: 2,
-            min_df: 2,
+            // every training word counts: on small corpora a word seen once still carries
+            // topic evidence (SIB-200: +5 points over min_df 2 by CV)
+            min_df: 1,
             max_df: 1.0,
             max_features: None,
             sublinear_tf: true,
             remove_stopwords: true,
             lead_terms: 40,
             lead_weight: 3.0,
+            char_ngram_min: 3,
+            char_ngram_max: 5,
+            hash_bits: 0,
+            stem: false,
         }
     }
 }
 
 impl FeatureConfig {
+    pub fn char_ngrams(&self) -> bool {
+        self.char_ngram_max > 0
+    }
+
     pub fn validate(&self) -> Result<(), FeatureError> {
         if self.ngram_min < 1 || self.ngram_max > MAX_NGRAM || self.ngram_min > self.ngram_max {
             return Err(FeatureError::Config(format!(
@@ -78,6 +104,24 @@ impl FeatureConfig {
                 "lead_weight {} must be in [1, 100]",
                 self.lead_weight
             )));
+        }
+        let chars = (self.char_ngram_min, self.char_ngram_max);
+        if chars != (0, 0) && !(2 <= chars.0 && chars.0 <= chars.1 && chars.1 <= MAX_CHAR_NGRAM) {
+            return Err(FeatureError::Config(format!(
+                "character n-gram range {}..={} must lie within 2..={MAX_CHAR_NGRAM} (0..=0: none)",
+                chars.0, chars.1
+            )));
+        }
+        if self.hash_bits != 0 && !(MIN_HASH_BITS..=MAX_HASH_BITS).contains(&self.hash_bits) {
+            return Err(FeatureError::Config(format!(
+                "hash_bits {} must be 0 (vocabulary) or in {MIN_HASH_BITS}..={MAX_HASH_BITS}",
+                self.hash_bits
+            )));
+        }
+        if self.hash_bits != 0 && self.max_features.is_some() {
+            return Err(FeatureError::Config(
+                "max_features caps a vocabulary; hashed features are capped by hash_bits".into(),
+            ));
         }
         if self.max_features == Some(0) {
             return Err(FeatureError::Config("max_features must be at least 1".into()));
@@ -128,31 +172,113 @@ pub fn analyze(text: &str, remove_stopwords: bool, out: &mut Vec<String>) {
     analyze_each(text, remove_stopwords, |t| out.push(t.to_string()));
 }
 
+/// 64-bit FNV-1a, extended piece by piece so a character n-gram's hash grows with it.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv_extend(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The SplitMix64 finaliser: every input bit reaches the low bits that pick a bucket.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Hash of a string (a term, or a character n-gram with its boundary spaces).
+fn str_hash(s: &str) -> u64 {
+    mix(fnv_extend(FNV_OFFSET, s.as_bytes()))
+}
+
+/// Hash of a word n-gram from its terms' hashes (order matters).
+fn ngram_hash(terms: &[u64]) -> u64 {
+    terms.iter().skip(1).fold(terms[0], |h, &t| mix(h.rotate_left(23) ^ t))
+}
+
+/// Reusable buffers for the character n-grams of one term.
+#[derive(Default)]
+struct CharBuf {
+    padded: Vec<u8>,
+    bounds: Vec<usize>,
+}
+
+/// Visit the character n-grams of `term` inside its word boundary: the term padded with a
+/// space each side, every run of `min..=max` characters (the whole padded term when it is
+/// shorter than `min`), as (hash, bytes).
+fn for_each_char_gram(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
+    buf.padded.clear();
+    buf.padded.push(b' ');
+    buf.padded.extend_from_slice(term.as_bytes());
+    buf.padded.push(b' ');
+    buf.bounds.clear();
+    if term.is_ascii() {
+        buf.bounds.extend(0..=buf.padded.len());
+    } else {
+        buf.bounds.push(0);
+        buf.bounds.extend(term.char_indices().map(|(i, _)| i + 1));
+        buf.bounds.push(term.len() + 1);
+        buf.bounds.push(term.len() + 2);
+    }
+    let chars = buf.bounds.len() - 1;
+    let (padded, bounds) = (&buf.padded, &buf.bounds);
+    if chars < min {
+        f(mix(fnv_extend(FNV_OFFSET, padded)), padded);
+        return;
+    }
+    for i in 0..chars {
+        let mut h = FNV_OFFSET;
+        for n in 1..=max.min(chars - i) {
+            h = fnv_extend(h, &padded[bounds[i + n - 1]..bounds[i + n]]);
+            if n >= min {
+                f(mix(h), &padded[bounds[i]..bounds[i + n]]);
+            }
+        }
+    }
+}
+
+/// How a character n-gram is shown: boundary spaces as "_" ("_mig").
+fn char_gram_name(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace(' ', "_")
+}
+
 /// Serialised form: the index maps are rebuilt (and checked) on load.
 #[derive(Serialize, Deserialize)]
 struct VectorizerData {
     config: FeatureConfig,
     terms: Vec<String>,
     features: Vec<NgramKey>,
+    char_grams: Vec<String>,
     idf: Vec<f32>,
     documents: u64,
     /// The stopwords removed at training time: a later build's lists cannot skew serving.
     stopwords: Vec<String>,
 }
 
-/// Fitted vocabulary and IDF.
+/// Fitted features and IDF.
+///
+/// Feature ids: the word block first (vocabulary n-grams, or 2^hash_bits buckets), then the
+/// character block.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "VectorizerData", into = "VectorizerData")]
 pub struct Vectorizer {
     config: FeatureConfig,
-    /// Term id → term.
+    /// Term id → term (a stem when stemming). Empty when hashing.
     terms: Vec<String>,
-    /// Feature id → term ids of the n-gram, padded with `NONE`.
+    /// Word feature id → term ids of the n-gram, padded with `NONE`. Empty when hashing.
     features: Vec<NgramKey>,
+    /// Character feature id − `word_features` → the n-gram. Empty when hashing.
+    char_grams: Vec<String>,
     idf: Vec<f32>,
     /// Training documents the IDF was computed on.
     documents: u64,
     stopwords: Vec<String>,
+    /// Size of the word block.
+    word_features: usize,
     /// Term → term id; stopwords (when removed) map to `STOP`, so one lookup per word
     /// classifies it.
     term_index: FastMap<String, u32>,
@@ -162,10 +288,17 @@ pub struct Vectorizer {
     bigram: FastMap<u64, u32>,
     /// Longer n-grams → feature.
     longer: FastMap<NgramKey, u32>,
+    /// Hash of a character n-gram → feature.
+    char_index: FastMap<u64, u32>,
 }
+
+/// (feature, count) pairs sorted by feature.
+type Counts = Vec<(u32, f32)>;
 
 /// Marks a stopword in `term_index`.
 const STOP: u32 = u32::MAX - 1;
+/// A word position that forms no n-gram: unknown to the vocabulary, or a stopword stem.
+const GAP: u64 = u64::MAX;
 
 fn pack(a: u32, b: u32) -> u64 {
     ((a as u64) << 32) | b as u64
@@ -177,6 +310,7 @@ impl From<Vectorizer> for VectorizerData {
             config: v.config,
             terms: v.terms,
             features: v.features,
+            char_grams: v.char_grams,
             idf: v.idf,
             documents: v.documents,
             stopwords: v.stopwords,
@@ -189,11 +323,30 @@ impl TryFrom<VectorizerData> for Vectorizer {
 
     fn try_from(d: VectorizerData) -> Result<Self, FeatureError> {
         d.config.validate()?;
-        if d.idf.len() != d.features.len() {
+        let hashing = d.config.hash_bits > 0;
+        let word_features = if hashing {
+            if !(d.terms.is_empty() && d.features.is_empty() && d.char_grams.is_empty()) {
+                return Err(FeatureError::Corrupt("a hashing vectorizer with a vocabulary".into()));
+            }
+            1usize << d.config.hash_bits
+        } else {
+            d.features.len()
+        };
+        let char_features = match (hashing, d.config.char_ngrams()) {
+            (_, false) => 0,
+            (true, true) => word_features,
+            (false, true) => d.char_grams.len(),
+        };
+        if !d.config.char_ngrams() && !d.char_grams.is_empty() {
+            return Err(FeatureError::Corrupt(
+                "character n-grams without a character range".into(),
+            ));
+        }
+        if d.idf.len() != word_features + char_features {
             return Err(FeatureError::Corrupt(format!(
                 "{} IDF weights for {} features",
                 d.idf.len(),
-                d.features.len()
+                word_features + char_features
             )));
         }
         if let Some(w) = d.idf.iter().find(|w| !w.is_finite() || **w < 0.0) {
@@ -235,17 +388,29 @@ impl TryFrom<VectorizerData> for Vectorizer {
         if distinct != d.features.len() {
             return Err(FeatureError::Corrupt("duplicate features".into()));
         }
+        let char_index: FastMap<u64, u32> = d
+            .char_grams
+            .iter()
+            .enumerate()
+            .map(|(j, g)| (str_hash(g), (word_features + j) as u32))
+            .collect();
+        if char_index.len() != d.char_grams.len() {
+            return Err(FeatureError::Corrupt("duplicate character n-grams".into()));
+        }
         Ok(Vectorizer {
             config: d.config,
             terms: d.terms,
             features: d.features,
+            char_grams: d.char_grams,
             idf: d.idf,
             documents: d.documents,
             stopwords: d.stopwords,
+            word_features,
             term_index,
             unigram,
             bigram,
             longer,
+            char_index,
         })
     }
 }
@@ -272,24 +437,85 @@ fn for_each_ngram(ids: &[Option<u32>], min: usize, max: usize, mut f: impl FnMut
     }
 }
 
+/// The stopwords a configuration removes, sorted.
+fn stopwords_for(config: &FeatureConfig) -> Vec<String> {
+    if !config.remove_stopwords {
+        return Vec::new();
+    }
+    stopword_list(Language::Indonesian)
+        .into_iter()
+        .chain(stopword_list(Language::English))
+        .map(str::to_string)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Smooth IDF, as scikit-learn: ln((1 + n) / (1 + df)) + 1.
+fn smooth_idf(documents: f64, df: u32) -> f32 {
+    (((1.0 + documents) / (1.0 + df as f64)).ln() + 1.0) as f32
+}
+
+/// Does a document frequency pass `min_df` and `max_df`?
+fn df_kept(config: &FeatureConfig, documents: f64, df: u32) -> bool {
+    let max_df = (config.max_df as f64 * documents).floor().max(1.0) as u32;
+    df >= config.min_df && (config.max_df >= 1.0 || df <= max_df)
+}
+
+/// Most frequent first; ties broken by name so training is deterministic.
+fn cap<K>(kept: &mut Vec<(K, u32)>, cap: Option<usize>, name: impl Fn(&K) -> String) {
+    if let Some(cap) = cap {
+        if kept.len() > cap {
+            kept.sort_by_cached_key(|(k, d)| (std::cmp::Reverse(*d), name(k)));
+            kept.truncate(cap);
+        }
+    }
+}
+
 impl Vectorizer {
-    /// Learn the vocabulary and IDF from training texts.
+    /// Learn the vocabulary (or the hashed buckets' document frequencies) and IDF from
+    /// training texts.
     pub fn fit<S: AsRef<str>>(config: FeatureConfig, texts: &[S]) -> Result<Vectorizer, FeatureError> {
         config.validate()?;
+        if config.hash_bits > 0 {
+            return Self::fit_hashed(config, texts);
+        }
+        let stopwords = stopwords_for(&config);
+        let stop_set: FastSet<&str> = stopwords.iter().map(String::as_str).collect();
         let mut dict: FastMap<String, u32> = FastMap::default();
         let mut names: Vec<String> = Vec::new();
         let mut df: FastMap<NgramKey, u32> = FastMap::default();
         let mut seen: FastSet<NgramKey> = FastSet::default();
         let mut ids: Vec<Option<u32>> = Vec::new();
+        let mut char_df: FastMap<u64, u32> = FastMap::default();
+        let mut char_names: FastMap<u64, String> = FastMap::default();
+        let mut char_seen: FastSet<u64> = FastSet::default();
+        let mut buf = CharBuf::default();
+        let (cmin, cmax) = (config.char_ngram_min, config.char_ngram_max);
         for text in texts {
             ids.clear();
             analyze_each(text.as_ref(), config.remove_stopwords, |t| {
-                let id = match dict.get(t) {
+                if config.char_ngrams() {
+                    for_each_char_gram(t, cmin, cmax, &mut buf, |h, g| {
+                        if char_seen.insert(h) {
+                            char_names
+                                .entry(h)
+                                .or_insert_with(|| String::from_utf8_lossy(g).into_owned());
+                        }
+                    });
+                }
+                let key = if config.stem { stem(t) } else { t.into() };
+                // a stem that is a stopword breaks n-grams, as it does when serving
+                if config.stem && stop_set.contains(key.as_ref()) {
+                    ids.push(None);
+                    return;
+                }
+                let id = match dict.get(key.as_ref()) {
                     Some(&id) => id,
                     None => {
                         let id = names.len() as u32;
-                        names.push(t.to_string());
-                        dict.insert(t.to_string(), id);
+                        names.push(key.to_string());
+                        dict.insert(key.into_owned(), id);
                         id
                     }
                 };
@@ -302,13 +528,11 @@ impl Vectorizer {
             for k in seen.drain() {
                 *df.entry(k).or_insert(0) += 1;
             }
+            for h in char_seen.drain() {
+                *char_df.entry(h).or_insert(0) += 1;
+            }
         }
         let n_docs = texts.len() as f64;
-        let max_df = (config.max_df as f64 * n_docs).floor().max(1.0) as u32;
-        let mut kept: Vec<(NgramKey, u32)> = df
-            .into_iter()
-            .filter(|&(_, d)| d >= config.min_df && (config.max_df >= 1.0 || d <= max_df))
-            .collect();
         let label = |k: &NgramKey| -> String {
             k.iter()
                 .take_while(|&&t| t != NONE)
@@ -316,22 +540,24 @@ impl Vectorizer {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        if let Some(cap) = config.max_features {
-            if kept.len() > cap {
-                // most frequent first; ties broken by the n-gram text so training is deterministic
-                kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| label(&a.0).cmp(&label(&b.0))));
-                kept.truncate(cap);
-            }
-        }
+        let mut kept: Vec<(NgramKey, u32)> = df.into_iter().filter(|&(_, d)| df_kept(&config, n_docs, d)).collect();
+        cap(&mut kept, config.max_features, label);
         if kept.is_empty() {
             return Err(FeatureError::EmptyVocabulary);
         }
         kept.sort_by_cached_key(|(k, _)| label(k));
+        let gram = |h: &u64| char_names.get(h).cloned().unwrap_or_default();
+        let mut kept_chars: Vec<(u64, u32)> = char_df
+            .into_iter()
+            .filter(|&(_, d)| df_kept(&config, n_docs, d))
+            .collect();
+        cap(&mut kept_chars, config.max_features, gram);
+        kept_chars.sort_by_cached_key(|(h, _)| gram(h));
         // Re-number the terms that kept features use, in first-use order.
         let mut remap: FastMap<u32, u32> = FastMap::default();
         let mut new_terms: Vec<String> = Vec::new();
         let mut features = Vec::with_capacity(kept.len());
-        let mut idf = Vec::with_capacity(kept.len());
+        let mut idf = Vec::with_capacity(kept.len() + kept_chars.len());
         for (key, d) in kept {
             let mut new_key = [NONE; MAX_NGRAM];
             for (slot, &t) in new_key.iter_mut().zip(key.iter().take_while(|&&t| t != NONE)) {
@@ -341,28 +567,60 @@ impl Vectorizer {
                 });
             }
             features.push(new_key);
-            // smooth IDF, as scikit-learn: ln((1 + n) / (1 + df)) + 1
-            idf.push((((1.0 + n_docs) / (1.0 + d as f64)).ln() + 1.0) as f32);
+            idf.push(smooth_idf(n_docs, d));
         }
-        let config_removes_stopwords = config.remove_stopwords;
+        let mut char_grams = Vec::with_capacity(kept_chars.len());
+        for (h, d) in kept_chars {
+            char_grams.push(gram(&h));
+            idf.push(smooth_idf(n_docs, d));
+        }
         Vectorizer::try_from(VectorizerData {
             config,
             terms: new_terms,
             features,
+            char_grams,
             idf,
             documents: texts.len() as u64,
-            stopwords: if config_removes_stopwords {
-                stopword_list(Language::Indonesian)
-                    .into_iter()
-                    .chain(stopword_list(Language::English))
-                    .map(str::to_string)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            stopwords,
         })
+    }
+
+    /// Hashing: the buckets are fixed, only their document frequencies are learnt; a bucket
+    /// outside min_df/max_df gets IDF 0 and so never fires.
+    fn fit_hashed<S: AsRef<str>>(config: FeatureConfig, texts: &[S]) -> Result<Vectorizer, FeatureError> {
+        let blocks = if config.char_ngrams() { 2 } else { 1 };
+        let width = 1usize << config.hash_bits;
+        let mut v = Vectorizer::try_from(VectorizerData {
+            stopwords: stopwords_for(&config),
+            config,
+            terms: Vec::new(),
+            features: Vec::new(),
+            char_grams: Vec::new(),
+            idf: vec![1.0; width * blocks],
+            documents: 0,
+        })?;
+        let mut df = vec![0u32; width * blocks];
+        for text in texts {
+            let (words, chars) = v.scan(text.as_ref(), 1.0, None);
+            for (f, _) in words.into_iter().chain(chars) {
+                df[f as usize] += 1;
+            }
+        }
+        let n_docs = texts.len() as f64;
+        let mut any = false;
+        for (w, &d) in v.idf.iter_mut().zip(&df) {
+            *w = if d > 0 && df_kept(&v.config, n_docs, d) {
+                any = true;
+                smooth_idf(n_docs, d)
+            } else {
+                0.0
+            };
+        }
+        if !any {
+            return Err(FeatureError::EmptyVocabulary);
+        }
+        v.documents = texts.len() as u64;
+        Ok(v)
     }
 
     pub fn config(&self) -> &FeatureConfig {
@@ -371,14 +629,14 @@ impl Vectorizer {
 
     /// Number of features (columns).
     pub fn len(&self) -> usize {
-        self.features.len()
+        self.idf.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.idf.is_empty()
     }
 
-    /// Number of distinct terms the features are built from.
+    /// Number of distinct terms the word features are built from (0 when hashing).
     pub fn vocabulary_size(&self) -> usize {
         self.terms.len()
     }
@@ -388,16 +646,25 @@ impl Vectorizer {
         self.documents
     }
 
-    /// The text of feature `id` ("perdagangan manusia").
+    /// The text of feature `id` ("perdagangan manusia", "_mig"); `None` when hashing, where
+    /// only an article's own text can name a bucket (see [`Self::named_counts`]).
     pub fn feature_name(&self, id: usize) -> Option<String> {
-        let key = self.features.get(id)?;
-        Some(
-            key.iter()
-                .take_while(|&&t| t != NONE)
-                .filter_map(|&t| self.terms.get(t as usize).map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
+        if let Some(key) = self.features.get(id) {
+            return Some(
+                key.iter()
+                    .take_while(|&&t| t != NONE)
+                    .filter_map(|&t| self.terms.get(t as usize).map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        let g = self.char_grams.get(id.checked_sub(self.features.len())?)?;
+        Some(char_gram_name(g.as_bytes()))
+    }
+
+    /// Is feature `id` a character n-gram?
+    pub fn is_char_feature(&self, id: usize) -> bool {
+        id >= self.word_features && id < self.idf.len()
     }
 
     /// IDF of a single (already normalised) term, if it is a unigram feature.
@@ -420,6 +687,9 @@ impl Vectorizer {
     /// Training documents that contained feature `id` (recovered from its IDF).
     pub fn document_frequency(&self, id: usize) -> Option<u64> {
         let idf = *self.idf.get(id)? as f64;
+        if idf < 1.0 {
+            return Some(0); // a pruned hash bucket
+        }
         Some(
             ((1.0 + self.documents as f64) / (idf - 1.0).exp() - 1.0)
                 .round()
@@ -427,80 +697,172 @@ impl Vectorizer {
         )
     }
 
-    /// Counts of the features in one text, sorted by feature id; occurrences in the lead
-    /// count `lead_weight` times.
-    pub fn counts(&self, text: &str) -> Vec<(u32, f32)> {
-        self.counts_with_lead_weight(text, self.config.lead_weight)
-    }
-
-    /// Counts with a chosen lead weight (1.0: plain occurrence counts).
-    pub fn counts_with_lead_weight(&self, text: &str, weight: f32) -> Vec<(u32, f32)> {
+    /// The word and character features of one text before weighting, each block sorted by
+    /// feature id with counts merged; occurrences among the first `lead_terms` terms count
+    /// `weight` times. With `names`, the article text that produced each feature is recorded
+    /// (its first occurrence).
+    fn scan(
+        &self,
+        text: &str,
+        weight: f32,
+        mut names: Option<&mut FastMap<u32, String>>,
+    ) -> (Counts, Counts) {
+        let cfg = &self.config;
+        let hashing = cfg.hash_bits > 0;
+        let mask = (1u64 << cfg.hash_bits) - 1;
+        let char_base = self.word_features as u32;
+        let mut toks: Vec<u64> = Vec::with_capacity(text.len() / 6);
+        let mut surfaces: Vec<String> = Vec::new();
+        let mut chars: Vec<(u32, f32)> = Vec::new();
+        let mut buf = CharBuf::default();
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
-        let mut ids: Vec<u32> = Vec::with_capacity(text.len() / 6);
-        analyze_each(text, false, |t| match self.term_index.get(t) {
-            Some(&STOP) => {}
-            Some(&id) => ids.push(id),
-            None => ids.push(NONE),
-        });
-        let mut hits: Vec<(u32, f32)> = Vec::with_capacity(ids.len() * 2);
-        let (min, max, lead) = (self.config.ngram_min, self.config.ngram_max, self.config.lead_terms);
-        for (i, &a) in ids.iter().enumerate() {
-            if a == NONE {
-                continue;
+        analyze_each(text, false, |t| {
+            let looked = self.term_index.get(t).copied();
+            if looked == Some(STOP) {
+                return;
             }
-            let w = if i < lead { weight } else { 1.0 };
-            if min <= 1 {
-                let f = self.unigram[a as usize];
-                if f != NONE {
-                    hits.push((f, w));
-                }
-            }
-            if max >= 2 && min <= 2 {
-                if let Some(&b) = ids.get(i + 1).filter(|&&b| b != NONE) {
-                    if let Some(&f) = self.bigram.get(&pack(a, b)) {
-                        hits.push((f, w));
-                    }
-                }
-            }
-            if max >= 3 {
-                if let (Some(&b), Some(&c)) = (ids.get(i + 1), ids.get(i + 2)) {
-                    if b != NONE && c != NONE {
-                        if let Some(&f) = self.longer.get(&[a, b, c]) {
-                            hits.push((f, w));
+            let w = if toks.len() < cfg.lead_terms { weight } else { 1.0 };
+            if cfg.char_ngrams() {
+                for_each_char_gram(t, cfg.char_ngram_min, cfg.char_ngram_max, &mut buf, |h, _| {
+                    let f = if hashing {
+                        Some(char_base + (h & mask) as u32)
+                    } else {
+                        self.char_index.get(&h).copied()
+                    };
+                    if let Some(f) = f {
+                        chars.push((f, w));
+                        // named by the word it came from: explanations speak in words
+                        if let Some(names) = names.as_deref_mut() {
+                            names.entry(f).or_insert_with(|| t.to_string());
                         }
                     }
+                });
+            }
+            let tok = match (hashing, cfg.stem) {
+                (false, false) => looked.map_or(GAP, u64::from),
+                (false, true) => match self.term_index.get(stem(t).as_ref()) {
+                    Some(&STOP) | None => GAP,
+                    Some(&id) => id as u64,
+                },
+                (true, false) => str_hash(t).min(GAP - 1),
+                (true, true) => str_hash(&stem(t)).min(GAP - 1),
+            };
+            toks.push(tok);
+            if names.is_some() {
+                surfaces.push(t.to_string());
+            }
+        });
+        let mut words: Vec<(u32, f32)> = Vec::with_capacity(toks.len() * 2);
+        let (min, max) = (cfg.ngram_min, cfg.ngram_max);
+        for (i, &a) in toks.iter().enumerate() {
+            if a == GAP {
+                continue;
+            }
+            let w = if i < cfg.lead_terms { weight } else { 1.0 };
+            for n in min..=max {
+                let Some(window) = toks.get(i..i + n) else { break };
+                if n > 1 && window[n - 1] == GAP {
+                    break;
+                }
+                let f = if hashing {
+                    (ngram_hash(window) & mask) as u32
+                } else {
+                    match *window {
+                        [a] => self.unigram[a as usize],
+                        [a, b] => self.bigram.get(&pack(a as u32, b as u32)).copied().unwrap_or(NONE),
+                        [a, b, c] => self
+                            .longer
+                            .get(&[a as u32, b as u32, c as u32])
+                            .copied()
+                            .unwrap_or(NONE),
+                        _ => NONE,
+                    }
+                };
+                if f != NONE {
+                    words.push((f, w));
+                    if let Some(names) = names.as_deref_mut() {
+                        names.entry(f).or_insert_with(|| surfaces[i..i + n].join(" "));
+                    }
                 }
             }
         }
-        hits.sort_unstable_by_key(|h| h.0);
-        let mut out: Vec<(u32, f32)> = Vec::new();
-        for (f, w) in hits {
-            match out.last_mut() {
-                Some((g, n)) if *g == f => *n += w,
-                _ => out.push((f, w)),
-            }
-        }
+        (merge(words), merge(chars))
+    }
+
+    /// Counts of the word features in one text, sorted by feature id (occurrences in the
+    /// lead count `weight` times), each with the article's own words for it.
+    pub fn named_counts(&self, text: &str, weight: f32) -> Vec<(u32, f32, String)> {
+        let mut names = FastMap::default();
+        let (words, _) = self.scan(text, weight, Some(&mut names));
+        words
+            .into_iter()
+            .filter_map(|(f, n)| Some((f, n, names.remove(&f)?)))
+            .collect()
+    }
+
+    /// The article's text behind each of its features: the words of a word n-gram, the word
+    /// a character n-gram first came from.
+    pub fn names_in(&self, text: &str) -> FastMap<u32, String> {
+        let mut names = FastMap::default();
+        self.scan(text, 1.0, Some(&mut names));
+        names
+    }
+
+    /// Counts of the word features in one text, sorted by feature id; occurrences in the lead
+    /// count `lead_weight` times.
+    pub fn counts(&self, text: &str) -> Vec<(u32, f32)> {
+        self.scan(text, self.config.lead_weight, None).0
+    }
+
+    /// TF-IDF vector of one text: the word block and the character block each L2-normalised
+    /// (to 1/√2 when both exist, so the whole has norm 1); all zeros when no feature occurs.
+    pub fn transform(&self, text: &str) -> SparseVec {
+        let (words, chars) = self.scan(text, self.config.lead_weight, None);
+        let mut out = SparseVec {
+            indices: Vec::with_capacity(words.len() + chars.len()),
+            values: Vec::with_capacity(words.len() + chars.len()),
+        };
+        let scale = if self.config.char_ngrams() {
+            std::f32::consts::FRAC_1_SQRT_2
+        } else {
+            1.0
+        };
+        self.weigh(&words, scale, &mut out);
+        self.weigh(&chars, scale, &mut out);
         out
     }
 
-    /// TF-IDF vector of one text, L2-normalised (all zeros when no feature occurs).
-    pub fn transform(&self, text: &str) -> SparseVec {
-        let counts = self.counts(text);
-        let mut out = SparseVec {
-            indices: Vec::with_capacity(counts.len()),
-            values: Vec::with_capacity(counts.len()),
-        };
-        for (f, tf) in counts {
+    /// Append one block's TF-IDF values, L2-normalised to `norm`.
+    fn weigh(&self, counts: &[(u32, f32)], norm: f32, out: &mut SparseVec) {
+        let start = out.values.len();
+        for &(f, tf) in counts {
             let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
-            out.indices.push(f);
-            out.values.push(tf * self.idf[f as usize]);
+            let v = tf * self.idf[f as usize];
+            if v > 0.0 {
+                out.indices.push(f);
+                out.values.push(v);
+            }
         }
-        let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            out.values.iter_mut().for_each(|v| *v /= norm);
+        let block = &mut out.values[start..];
+        let sum = block.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if sum > 0.0 {
+            let k = norm / sum;
+            block.iter_mut().for_each(|v| *v *= k);
         }
-        out
     }
+}
+
+/// Sort (feature, count) pairs by feature and add up repeats.
+fn merge(mut hits: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    hits.sort_unstable_by_key(|h| h.0);
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(hits.len());
+    for (f, w) in hits {
+        match out.last_mut() {
+            Some((g, n)) if *g == f => *n += w,
+            _ => out.push((f, w)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -524,9 +886,18 @@ mod tests {
         assert_eq!(out, ["yang", "di"]);
     }
 
+    /// Word features only, every term kept.
     fn all() -> FeatureConfig {
         FeatureConfig {
             min_df: 1,
+            ..words_only()
+        }
+    }
+
+    fn words_only() -> FeatureConfig {
+        FeatureConfig {
+            char_ngram_min: 0,
+            char_ngram_max: 0,
             ..FeatureConfig::default()
         }
     }
@@ -563,7 +934,7 @@ mod tests {
     fn min_df_and_max_features_prune() {
         let cfg = FeatureConfig {
             min_df: 2,
-            ..FeatureConfig::default()
+            ..words_only()
         };
         let v = Vectorizer::fit(cfg, &docs()).unwrap();
         let names: Vec<String> = (0..v.len()).map(|i| v.feature_name(i).unwrap()).collect();
@@ -611,6 +982,102 @@ mod tests {
         assert_eq!(
             back.transform("migran di perbatasan"),
             v.transform("migran di perbatasan")
+        );
+    }
+
+    #[test]
+    fn char_ngrams_stay_inside_words_and_form_their_own_block() {
+        let mut grams = Vec::new();
+        let mut buf = CharBuf::default();
+        for_each_char_gram("ab", 3, 4, &mut buf, |h, g| {
+            assert_eq!(h, str_hash(std::str::from_utf8(g).unwrap()));
+            grams.push(String::from_utf8(g.to_vec()).unwrap());
+        });
+        assert_eq!(grams, [" ab", " ab ", "ab "]);
+        grams.clear();
+        for_each_char_gram("é", 3, 5, &mut buf, |_, g| {
+            grams.push(String::from_utf8(g.to_vec()).unwrap())
+        });
+        assert_eq!(grams, [" é "], "short terms give their padded self, on char boundaries");
+
+        let cfg = FeatureConfig {
+            min_df: 1,
+            ..FeatureConfig::default()
+        };
+        let v = Vectorizer::fit(cfg, &docs()).unwrap();
+        let names: Vec<String> = (0..v.len()).map(|i| v.feature_name(i).unwrap()).collect();
+        assert!(names.contains(&"_mig".to_string()) && names.contains(&"ran_".to_string()));
+        let char_names = (0..v.len())
+            .filter(|&i| v.is_char_feature(i))
+            .map(|i| v.feature_name(i).unwrap());
+        assert!(char_names.clone().count() > 50);
+        assert!(char_names.clone().all(|n| !n.contains(' ')), "no gram crosses a word");
+        // an unseen inflection still shares character n-grams with training words
+        let x = v.transform("migrannya");
+        assert!(x.indices.iter().all(|&f| v.is_char_feature(f as usize)));
+        assert!(!x.indices.is_empty());
+        let x = v.transform("migran perbatasan");
+        let (words, chars): (Vec<f32>, Vec<f32>) =
+            x.indices
+                .iter()
+                .zip(&x.values)
+                .fold((vec![], vec![]), |(mut w, mut c), (&f, &val)| {
+                    if v.is_char_feature(f as usize) {
+                        c.push(val)
+                    } else {
+                        w.push(val)
+                    }
+                    (w, c)
+                });
+        let norm = |b: &[f32]| b.iter().map(|a| a * a).sum::<f32>();
+        assert!((norm(&words) - 0.5).abs() < 1e-5 && (norm(&chars) - 0.5).abs() < 1e-5);
+    }
+
+    #[test]
+    fn hashing_needs_no_vocabulary_and_names_come_from_the_text() {
+        let cfg = FeatureConfig {
+            min_df: 1,
+            hash_bits: 12,
+            ..FeatureConfig::default()
+        };
+        let v = Vectorizer::fit(cfg.clone(), &docs()).unwrap();
+        assert_eq!(v.len(), 2 << 12);
+        assert_eq!(v.vocabulary_size(), 0);
+        let x = v.transform("migran di perbatasan");
+        assert!(!x.indices.is_empty() && x.indices.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            v.transform("xyzzy qwerty").indices.is_empty(),
+            "unseen buckets have IDF 0"
+        );
+        let named = v.named_counts("Migran tiba", 1.0);
+        let names: Vec<&str> = named.iter().map(|(_, _, n)| n.as_str()).collect();
+        assert!(names.contains(&"migran") && names.contains(&"migran tiba"), "{names:?}");
+        let bytes = postcard::to_allocvec(&v).unwrap();
+        let back: Vectorizer = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.transform("migran tiba"), v.transform("migran tiba"));
+        let bad = FeatureConfig {
+            max_features: Some(10),
+            ..cfg
+        };
+        assert!(matches!(Vectorizer::fit(bad, &docs()), Err(FeatureError::Config(_))));
+    }
+
+    #[test]
+    fn stemming_merges_inflections() {
+        let cfg = FeatureConfig {
+            min_df: 1,
+            stem: true,
+            ..words_only()
+        };
+        let v = Vectorizer::fit(cfg, &["Perdagangan manusia meningkat.", "Pedagang diperdagangkan."]).unwrap();
+        let a = v.transform("perdagangan");
+        assert_eq!(a, v.transform("diperdagangkan"));
+        assert!(!a.indices.is_empty());
+        let names = v.names_in("diperdagangkan");
+        assert_eq!(
+            names.values().next().map(String::as_str),
+            Some("diperdagangkan"),
+            "named by the surface form"
         );
     }
 }

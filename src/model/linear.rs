@@ -2,7 +2,7 @@
 //! a bias, and a link that turns scores into probabilities. Algorithms differ in how they fit
 //! the weights, not in how they predict.
 
-use super::{argmax, softmax_in_place};
+use super::{argmax, softmax_in_place, ModelError};
 use crate::features::{SparseMatrix, SparseRow};
 use linfa::prelude::*;
 use ndarray::{Array1, Array2};
@@ -112,6 +112,53 @@ impl LinearModel {
     pub fn bias(&self, c: usize) -> f32 {
         self.bias.get(c).copied().unwrap_or(0.0)
     }
+
+    /// The same model with its scores divided by `temperature` (rankings unchanged).
+    pub(crate) fn with_temperature(mut self, temperature: f64) -> Self {
+        let scale = |v: &mut f32| *v = (*v as f64 / temperature) as f32;
+        self.weights.iter_mut().for_each(scale);
+        self.bias.iter_mut().for_each(scale);
+        self
+    }
+}
+
+/// Probabilities that mean what they say: refit `fit` on 3 folds of the training rows, and
+/// choose the softmax temperature that minimises the log-loss of the out-of-fold scores
+/// (log-spaced, 0.001 … 100). Fewer than 6 rows: temperature 1.
+pub(crate) fn calibrate_temperature(
+    x: &SparseMatrix,
+    targets: &[usize],
+    classes: usize,
+    mut fit: impl FnMut(&[usize]) -> Result<LinearModel, ModelError>,
+) -> Result<f64, ModelError> {
+    const FOLDS: usize = 3;
+    let n = targets.len();
+    if n < FOLDS * 2 {
+        return Ok(1.0);
+    }
+    let mut oof = vec![vec![0.0f64; classes]; n];
+    for f in 0..FOLDS {
+        let train: Vec<usize> = (0..n).filter(|i| i % FOLDS != f).collect();
+        let part = fit(&train)?;
+        for i in (0..n).filter(|i| i % FOLDS == f) {
+            part.decision(x.row(i), &mut oof[i]);
+        }
+    }
+    let nll = |t: f64| -> f64 {
+        let mut z = vec![0.0; classes];
+        oof.iter()
+            .zip(targets)
+            .map(|(s, &y)| {
+                z.iter_mut().zip(s).for_each(|(z, s)| *z = s / t);
+                softmax_in_place(&mut z);
+                -(z.get(y).copied().unwrap_or(0.0).max(1e-12)).ln()
+            })
+            .sum()
+    };
+    Ok((0..=60)
+        .map(|i| 0.001 * 10f64.powf(i as f64 / 12.0))
+        .min_by(|a, b| nll(*a).total_cmp(&nll(*b)))
+        .unwrap_or(1.0))
 }
 
 impl PredictInplace<SparseMatrix, Array2<f64>> for LinearModel {

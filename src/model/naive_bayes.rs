@@ -2,7 +2,7 @@
 //! (Rennie et al. 2003), which is strong on small, unbalanced text corpora. Both fit in one
 //! pass over the non-zeros.
 
-use super::linear::{check_dataset, LinearModel, Link};
+use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
 use super::ModelError;
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
@@ -72,23 +72,36 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NaiveBayesValidParams {
     type Object = LinearModel;
 
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        match self.kind {
-            NaiveBayesKind::Complement => self.fit_complement(dataset),
-            NaiveBayesKind::Multinomial => self.fit_multinomial(dataset),
-        }
+        let k = check_dataset(dataset)?;
+        let x = dataset.records();
+        let y: Vec<usize> = dataset.targets().iter().copied().collect();
+        let fit_rows = |rows: &[usize]| match self.kind {
+            NaiveBayesKind::Complement => self.fit_complement(x, &y, rows, k),
+            NaiveBayesKind::Multinomial => self.fit_multinomial(x, &y, rows, k),
+        };
+        // naive Bayes is famously over-confident: one temperature, fitted out of fold, makes
+        // its probabilities honest without changing a single ranking
+        let temperature = calibrate_temperature(x, &y, k, fit_rows)?;
+        let all: Vec<usize> = (0..y.len()).collect();
+        tracing::debug!(temperature, "naive Bayes calibrated");
+        Ok(fit_rows(&all)?.with_temperature(temperature))
     }
 }
 
 impl NaiveBayesValidParams {
-    fn fit_complement(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let y = dataset.targets();
+    fn fit_complement(
+        &self,
+        x: &SparseMatrix,
+        y: &[usize],
+        rows: &[usize],
+        k: usize,
+    ) -> Result<LinearModel, ModelError> {
         let d = x.ncols();
         // feature mass per class
         let mut count = vec![0.0f64; d * k];
-        for (row, &c) in x.rows().zip(y.iter()) {
-            for (j, v) in row.iter() {
+        for &i in rows {
+            for (j, v) in x.row(i).iter() {
+                let c = y[i];
                 count[j * k + c] += v as f64;
             }
         }
@@ -97,6 +110,8 @@ impl NaiveBayesValidParams {
             feature_total[j] = count[j * k..(j + 1) * k].iter().sum();
         }
         let grand: f64 = feature_total.iter().sum();
+        // smoothing spreads over the features training saw: empty hash buckets must not dilute
+        let active = feature_total.iter().filter(|&&t| t > 0.0).count().max(1) as f64;
         let mut class_total = vec![0.0f64; k];
         for j in 0..d {
             for c in 0..k {
@@ -106,7 +121,7 @@ impl NaiveBayesValidParams {
         let mut weights = vec![0.0f32; d * k];
         for c in 0..k {
             // complement of class c: everything else, smoothed
-            let denom = grand - class_total[c] + self.alpha * d as f64;
+            let denom = grand - class_total[c] + self.alpha * active;
             for j in 0..d {
                 let comp = feature_total[j] - count[j * k + c] + self.alpha;
                 weights[j * k + c] = -(comp / denom).ln() as f32;
@@ -116,16 +131,20 @@ impl NaiveBayesValidParams {
         LinearModel::new(k, d, weights, vec![0.0; k], Link::Softmax).map_err(ModelError::NotConverged)
     }
 
-    fn fit_multinomial(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let y = dataset.targets();
+    fn fit_multinomial(
+        &self,
+        x: &SparseMatrix,
+        y: &[usize],
+        rows: &[usize],
+        k: usize,
+    ) -> Result<LinearModel, ModelError> {
         let d = x.ncols();
         let mut count = vec![0.0f64; d * k];
         let mut docs = vec![0.0f64; k];
-        for (row, &c) in x.rows().zip(y.iter()) {
+        for &i in rows {
+            let c = y[i];
             docs[c] += 1.0;
-            for (j, v) in row.iter() {
+            for (j, v) in x.row(i).iter() {
                 count[j * k + c] += v as f64;
             }
         }
@@ -135,10 +154,14 @@ impl NaiveBayesValidParams {
                 class_total[c] += count[j * k + c];
             }
         }
-        let n = x.nrows() as f64;
+        let n = rows.len() as f64;
+        let active = (0..d)
+            .filter(|&j| count[j * k..(j + 1) * k].iter().any(|&v| v > 0.0))
+            .count()
+            .max(1) as f64;
         let mut weights = vec![0.0f32; d * k];
         for c in 0..k {
-            let denom = class_total[c] + self.alpha * d as f64;
+            let denom = class_total[c] + self.alpha * active;
             for j in 0..d {
                 weights[j * k + c] = ((count[j * k + c] + self.alpha) / denom).ln() as f32;
             }

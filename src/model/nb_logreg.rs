@@ -87,7 +87,9 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
         for c in 0..k {
             let p: Vec<f64> = (0..d).map(|j| present[j * k + c] + self.alpha).collect();
             let q: Vec<f64> = (0..d).map(|j| total[j] - present[j * k + c] + self.alpha).collect();
-            let (ps, qs) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
+            // normalise over the features training saw: empty hash buckets must not dilute
+            let seen = |v: &[f64]| (0..d).filter(|&j| total[j] > 0.0).map(|j| v[j]).sum::<f64>();
+            let (ps, qs) = (seen(&p), seen(&q));
             let r: Vec<f32> = p
                 .iter()
                 .zip(&q)

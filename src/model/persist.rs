@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00TM";
 /// Version of the model file format this build reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 const HEADER: usize = 8 + 2 + 8;
 
 #[derive(Debug, thiserror::Error)]

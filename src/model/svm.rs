@@ -3,9 +3,9 @@
 //! logistic regression fits it. Probabilities: a softmax over the SVM scores with one
 //! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
 
-use super::linear::{check_dataset, LinearModel, Link};
+use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
-use super::{softmax_in_place, ModelError};
+use super::ModelError;
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
 use ndarray::Array1;
@@ -95,48 +95,15 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SvmValidParams {
         let n = targets.len();
         let d = x.ncols();
         // out-of-fold scores for the temperature
-        const FOLDS: usize = 3;
-        let mut oof = vec![vec![0.0f64; k]; n];
-        if n >= FOLDS * 2 {
-            for f in 0..FOLDS {
-                let train: Vec<usize> = (0..n).filter(|i| i % FOLDS != f).collect();
-                let (w, b) = self.fit_rows(x, &targets, &train, k);
-                let part = LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)?;
-                for i in (0..n).filter(|i| i % FOLDS == f) {
-                    part.decision(x.row(i), &mut oof[i]);
-                }
-            }
-        }
-        let nll = |t: f64| -> f64 {
-            let mut z = vec![0.0; k];
-            oof.iter()
-                .zip(&targets)
-                .map(|(s, &y)| {
-                    z.iter_mut().zip(s).for_each(|(z, s)| *z = s / t);
-                    softmax_in_place(&mut z);
-                    -(z[y].max(1e-12)).ln()
-                })
-                .sum()
-        };
-        let temperature = if n >= FOLDS * 2 {
-            (0..=40)
-                .map(|i| 0.02 * 10f64.powf(i as f64 / 16.0)) // 0.02 … ~6.3, log-spaced
-                .min_by(|a, b| nll(*a).total_cmp(&nll(*b)))
-                .unwrap_or(1.0)
-        } else {
-            1.0
-        };
+        let temperature = calibrate_temperature(x, &targets, k, |rows| {
+            let (w, b) = self.fit_rows(x, &targets, rows, k);
+            LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
+        })?;
         let all: Vec<usize> = (0..n).collect();
         let (w, b) = self.fit_rows(x, &targets, &all, k);
-        let scale = |v: f32| (v as f64 / temperature) as f32;
         tracing::debug!(temperature, "linear SVM calibrated");
-        LinearModel::new(
-            k,
-            d,
-            w.into_iter().map(scale).collect(),
-            b.into_iter().map(scale).collect(),
-            Link::Softmax,
-        )
-        .map_err(ModelError::NotConverged)
+        Ok(LinearModel::new(k, d, w, b, Link::Softmax)
+            .map_err(ModelError::NotConverged)?
+            .with_temperature(temperature))
     }
 }
