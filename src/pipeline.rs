@@ -81,7 +81,7 @@ impl Trial {
 }
 
 /// The grid `warta train --tune` searches: every algorithm with its key knob, word n-gram
-/// length, and character n-grams (none, or `base`'s range — 3-5 if it has none), around
+/// length, and character n-grams (none, or `base`'s range — the default's if it has none), around
 /// `base` (other settings kept).
 pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
     use crate::model::Algorithm;
@@ -89,7 +89,8 @@ pub fn tuning_grid(base: &TrainConfig) -> Vec<TrainConfig> {
     let chars = if base.features.char_ngrams() {
         (base.features.char_ngram_min, base.features.char_ngram_max)
     } else {
-        (3, 5)
+        let d = crate::features::FeatureConfig::default();
+        (d.char_ngram_min, d.char_ngram_max)
     };
     for algorithm in Algorithm::ALL {
         let knobs: &[f64] = match algorithm {

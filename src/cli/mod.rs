@@ -111,8 +111,8 @@ pub struct TrainArgs {
     /// How much more they weigh.
     #[arg(long, env = "WARTA_LEAD_WEIGHT", default_value_t = 3.0)]
     pub lead_weight: f32,
-    /// Character n-grams inside word boundaries, as MIN-MAX (e.g. 2-5); "0" for none.
-    #[arg(long, env = "WARTA_CHAR_NGRAMS", default_value = "3-5", value_parser = parse_char_ngrams)]
+    /// Character n-grams inside word boundaries, as MIN-MAX (e.g. 3-5, or 4 for 4-4); "0" for none.
+    #[arg(long, env = "WARTA_CHAR_NGRAMS", default_value = "4-4", value_parser = parse_char_ngrams)]
     pub char_ngrams: (usize, usize),
     /// Hash features into 2^BITS buckets instead of learning a vocabulary (10–24; 0: vocabulary).
     #[arg(long, env = "WARTA_HASH_BITS", default_value_t = 0)]

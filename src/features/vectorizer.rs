@@ -73,8 +73,10 @@ impl Default for FeatureConfig {
             remove_stopwords: true,
             lead_terms: 40,
             lead_weight: 3.0,
-            char_ngram_min: 3,
-            char_ngram_max: 5,
+            // 4-grams alone score as well as 3-5 by CV on every corpus (better on AG News)
+            // with a third of the features: faster to serve
+            char_ngram_min: 4,
+            char_ngram_max: 4,
             hash_bits: 0,
             stem: false,
         }
@@ -290,6 +292,10 @@ pub struct Vectorizer {
     longer: FastMap<NgramKey, u32>,
     /// Hash of a character n-gram → feature.
     char_index: FastMap<u64, u32>,
+    /// Term id → its character n-gram features, `term_char_features[offsets[id]..offsets[id + 1]]`:
+    /// a known word costs one lookup instead of one per n-gram. Empty when not applicable.
+    term_char_offsets: Vec<u32>,
+    term_char_features: Vec<u32>,
 }
 
 /// (feature, count) pairs sorted by feature.
@@ -397,6 +403,21 @@ impl TryFrom<VectorizerData> for Vectorizer {
         if char_index.len() != d.char_grams.len() {
             return Err(FeatureError::Corrupt("duplicate character n-grams".into()));
         }
+        let (mut term_char_offsets, mut term_char_features) = (Vec::new(), Vec::new());
+        if d.config.char_ngrams() && !hashing && !d.config.stem {
+            let mut buf = CharBuf::default();
+            term_char_offsets.push(0u32);
+            for t in &d.terms {
+                for_each_char_gram(t, d.config.char_ngram_min, d.config.char_ngram_max, &mut buf, |h, _| {
+                    if let Some(&f) = char_index.get(&h) {
+                        term_char_features.push(f);
+                    }
+                });
+                let end = u32::try_from(term_char_features.len())
+                    .map_err(|_| FeatureError::Corrupt("too many character n-grams".into()))?;
+                term_char_offsets.push(end);
+            }
+        }
         Ok(Vectorizer {
             config: d.config,
             terms: d.terms,
@@ -411,6 +432,8 @@ impl TryFrom<VectorizerData> for Vectorizer {
             bigram,
             longer,
             char_index,
+            term_char_offsets,
+            term_char_features,
         })
     }
 }
@@ -701,19 +724,20 @@ impl Vectorizer {
     /// feature id with counts merged; occurrences among the first `lead_terms` terms count
     /// `weight` times. With `names`, the article text that produced each feature is recorded
     /// (its first occurrence).
-    fn scan(
-        &self,
-        text: &str,
-        weight: f32,
-        mut names: Option<&mut FastMap<u32, String>>,
-    ) -> (Counts, Counts) {
+    fn scan(&self, text: &str, weight: f32, names: Option<&mut FastMap<u32, String>>) -> (Counts, Counts) {
+        let mut hits = Hits::default();
+        self.scan_into(text, weight, names, &mut hits);
+        (merge(hits.words), merge(hits.chars))
+    }
+
+    /// The feature occurrences of one text, in text order, into `sink`.
+    fn scan_into(&self, text: &str, weight: f32, mut names: Option<&mut FastMap<u32, String>>, sink: &mut impl Sink) {
         let cfg = &self.config;
         let hashing = cfg.hash_bits > 0;
         let mask = (1u64 << cfg.hash_bits) - 1;
         let char_base = self.word_features as u32;
         let mut toks: Vec<u64> = Vec::with_capacity(text.len() / 6);
         let mut surfaces: Vec<String> = Vec::new();
-        let mut chars: Vec<(u32, f32)> = Vec::new();
         let mut buf = CharBuf::default();
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
         analyze_each(text, false, |t| {
@@ -722,7 +746,16 @@ impl Vectorizer {
                 return;
             }
             let w = if toks.len() < cfg.lead_terms { weight } else { 1.0 };
-            if cfg.char_ngrams() {
+            let cached = match looked {
+                Some(id) if names.is_none() => self.term_chars(id),
+                _ => None,
+            };
+            if let Some(grams) = cached {
+                // a training word: its character n-grams were looked up once, at load
+                for &f in grams {
+                    sink.char(f, w);
+                }
+            } else if cfg.char_ngrams() {
                 for_each_char_gram(t, cfg.char_ngram_min, cfg.char_ngram_max, &mut buf, |h, _| {
                     let f = if hashing {
                         Some(char_base + (h & mask) as u32)
@@ -730,7 +763,7 @@ impl Vectorizer {
                         self.char_index.get(&h).copied()
                     };
                     if let Some(f) = f {
-                        chars.push((f, w));
+                        sink.char(f, w);
                         // named by the word it came from: explanations speak in words
                         if let Some(names) = names.as_deref_mut() {
                             names.entry(f).or_insert_with(|| t.to_string());
@@ -752,7 +785,6 @@ impl Vectorizer {
                 surfaces.push(t.to_string());
             }
         });
-        let mut words: Vec<(u32, f32)> = Vec::with_capacity(toks.len() * 2);
         let (min, max) = (cfg.ngram_min, cfg.ngram_max);
         for (i, &a) in toks.iter().enumerate() {
             if a == GAP {
@@ -779,14 +811,21 @@ impl Vectorizer {
                     }
                 };
                 if f != NONE {
-                    words.push((f, w));
+                    sink.word(f, w);
                     if let Some(names) = names.as_deref_mut() {
                         names.entry(f).or_insert_with(|| surfaces[i..i + n].join(" "));
                     }
                 }
             }
         }
-        (merge(words), merge(chars))
+    }
+
+    /// The character n-gram features of training term `id`, when cached (vocabulary mode,
+    /// unstemmed: the term is the surface form the n-grams come from).
+    fn term_chars(&self, id: u32) -> Option<&[u32]> {
+        let i = id as usize;
+        let (a, b) = (*self.term_char_offsets.get(i)?, *self.term_char_offsets.get(i + 1)?);
+        self.term_char_features.get(a as usize..b as usize)
     }
 
     /// Counts of the word features in one text, sorted by feature id (occurrences in the
@@ -832,6 +871,46 @@ impl Vectorizer {
         out
     }
 
+    /// [`Self::transform`] with the features in no particular order: the same values, about
+    /// twice as fast, for prediction (a dot product does not care about order).
+    pub fn transform_unordered(&self, text: &str) -> SparseVec {
+        if self.len() > DENSE_MAX {
+            return self.transform(text);
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return self.transform(text);
+            };
+            if scratch.len() < self.len() {
+                scratch.resize(self.len(), 0.0);
+            }
+            let mut dense = Dense {
+                counts: &mut scratch,
+                words: Vec::with_capacity(64),
+                chars: Vec::new(),
+            };
+            self.scan_into(text, self.config.lead_weight, None, &mut dense);
+            let Dense { counts, words, chars } = dense;
+            let mut out = SparseVec {
+                indices: Vec::with_capacity(words.len() + chars.len()),
+                values: Vec::with_capacity(words.len() + chars.len()),
+            };
+            let scale = if self.config.char_ngrams() {
+                std::f32::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            };
+            for block in [&words, &chars] {
+                let pairs: Vec<(u32, f32)> = block
+                    .iter()
+                    .map(|&f| (f, std::mem::replace(&mut counts[f as usize], 0.0)))
+                    .collect();
+                self.weigh(&pairs, scale, &mut out);
+            }
+            out
+        })
+    }
+
     /// Append one block's TF-IDF values, L2-normalised to `norm`.
     fn weigh(&self, counts: &[(u32, f32)], norm: f32, out: &mut SparseVec) {
         let start = out.values.len();
@@ -850,6 +929,72 @@ impl Vectorizer {
             block.iter_mut().for_each(|v| *v *= k);
         }
     }
+}
+
+/// Where scanning puts feature occurrences.
+trait Sink {
+    fn word(&mut self, feature: u32, weight: f32);
+    fn char(&mut self, feature: u32, weight: f32);
+}
+
+/// Occurrences listed, to be sorted and merged: the path training takes.
+#[derive(Default)]
+struct Hits {
+    words: Vec<(u32, f32)>,
+    chars: Vec<(u32, f32)>,
+}
+
+impl Sink for Hits {
+    #[inline]
+    fn word(&mut self, feature: u32, weight: f32) {
+        self.words.push((feature, weight));
+    }
+
+    #[inline]
+    fn char(&mut self, feature: u32, weight: f32) {
+        self.chars.push((feature, weight));
+    }
+}
+
+/// Counts accumulated in place in a dense per-thread array (word and character ids are
+/// disjoint), touched features listed per block: no sort, no hashing, one pass.
+struct Dense<'a> {
+    counts: &'a mut [f32],
+    words: Vec<u32>,
+    chars: Vec<u32>,
+}
+
+impl Dense<'_> {
+    #[inline]
+    fn add(counts: &mut [f32], touched: &mut Vec<u32>, feature: u32, weight: f32) {
+        if let Some(c) = counts.get_mut(feature as usize) {
+            // weights are ≥ 1, so 0 means untouched
+            if *c == 0.0 {
+                touched.push(feature);
+            }
+            *c += weight;
+        }
+    }
+}
+
+impl Sink for Dense<'_> {
+    #[inline]
+    fn word(&mut self, feature: u32, weight: f32) {
+        Self::add(self.counts, &mut self.words, feature, weight);
+    }
+
+    #[inline]
+    fn char(&mut self, feature: u32, weight: f32) {
+        Self::add(self.counts, &mut self.chars, feature, weight);
+    }
+}
+
+/// Widest feature space the dense accumulator serves (16 MiB of counts per thread); wider
+/// hashed spaces use the sorted path.
+const DENSE_MAX: usize = 1 << 22;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Sort (feature, count) pairs by feature and add up repeats.
@@ -1079,5 +1224,45 @@ mod tests {
             Some("diperdagangkan"),
             "named by the surface form"
         );
+    }
+
+    #[test]
+    fn unordered_transform_has_the_same_features_and_values() {
+        let texts = [
+            "Migran migran tiba di perbatasan selatan, perdagangan manusia.",
+            "xyzzy",
+            "",
+            "Para MIGRAN menunggu: pengungsi, pengungsi, pengungsi!",
+        ];
+        for cfg in [
+            FeatureConfig {
+                min_df: 1,
+                ..FeatureConfig::default()
+            },
+            all(),
+            FeatureConfig {
+                min_df: 1,
+                stem: true,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                min_df: 1,
+                hash_bits: 12,
+                ..FeatureConfig::default()
+            },
+        ] {
+            let v = Vectorizer::fit(cfg, &docs()).unwrap();
+            for t in texts {
+                let sorted = v.transform(t);
+                let fast = v.transform_unordered(t);
+                let mut pairs: Vec<(u32, f32)> =
+                    fast.indices.iter().copied().zip(fast.values.iter().copied()).collect();
+                pairs.sort_by_key(|p| p.0);
+                assert_eq!(pairs.iter().map(|p| p.0).collect::<Vec<_>>(), sorted.indices, "{t}");
+                for (a, b) in pairs.iter().map(|p| p.1).zip(&sorted.values) {
+                    assert!((a - b).abs() < 1e-6, "{t}: {a} vs {b}");
+                }
+            }
+        }
     }
 }

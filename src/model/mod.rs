@@ -397,7 +397,7 @@ impl TopicModel {
 
     /// Probabilities over [`Self::labels`], in label order.
     pub fn predict_proba(&self, text: &str) -> Vec<f64> {
-        let x = self.vectorizer.transform(text);
+        let x = self.vectorizer.transform_unordered(text);
         let mut p = vec![0.0; self.labels.len()];
         self.classifier.predict_proba_row(x.row(), &mut p);
         p
@@ -412,7 +412,7 @@ impl TopicModel {
     /// features that raised that label's score most against the others: feature value ×
     /// (its weight for the label − its mean weight over all labels).
     pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
-        let x = self.vectorizer.transform(text);
+        let x = self.vectorizer.transform_unordered(text);
         let mut p = vec![0.0; self.labels.len()];
         self.classifier.predict_proba_row(x.row(), &mut p);
         // rank label indices first; only the labels returned get their names copied
