@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 use warta::corpus::{examples, read_labelled, Row};
 use warta::eval::score;
+use warta::features::FeatureConfig;
 use warta::model::{train, Algorithm, Example, TrainConfig};
 
 struct Split {
@@ -127,7 +128,7 @@ fn run_warta(
     let file_name = format!(
         "{}-{}",
         many_path.file_stem().map_or("x".into(), |s| s.to_string_lossy()),
-        config.algorithm
+        name.trim_start_matches("warta ").replace([' ', '^'], "-")
     );
     Result {
         system: name.to_string(),
@@ -208,7 +209,7 @@ fn main() {
         },
         ag_news_split(&shared, &work),
     ];
-    let configs: Vec<(String, TrainConfig)> = Algorithm::ALL
+    let mut configs: Vec<(String, TrainConfig)> = Algorithm::ALL
         .iter()
         .map(|&a| {
             (
@@ -220,11 +221,25 @@ fn main() {
             )
         })
         .collect();
+    // the default's feature options, one at a time: what each costs or buys
+    let default = TrainConfig::default();
+    let variant = |name: &str, edit: fn(&mut FeatureConfig)| {
+        let mut c = default.clone();
+        edit(&mut c.features);
+        (format!("warta {} {name}", c.algorithm), c)
+    };
+    configs.push(variant("words only", |f| {
+        f.char_ngram_min = 0;
+        f.char_ngram_max = 0;
+    }));
+    configs.push(variant("hashed 2^20", |f| f.hash_bits = 20));
+    configs.push(variant("stemmed", |f| f.stem = true));
     for split in splits.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
         let train_rows = read_labelled(&split.train).expect("train split");
         let dev_rows = read_labelled(&split.dev).expect("dev split");
         let many_path = work.join(format!("{}-predict.jsonl", split.name));
-        let many = inflate(&dev_rows, 20_000, &many_path);
+        // enough documents that process start and model load do not dominate the CLI rate
+        let many = inflate(&dev_rows, 100_000, &many_path);
         let mut results: Vec<Result> = configs
             .iter()
             .map(|(n, c)| run_warta(n, c, &train_rows, &dev_rows, &many, &many_path))

@@ -20,6 +20,8 @@ pub enum Error {
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
     #[error(transparent)]
+    TaggerFile(#[from] crate::ner::TaggerFileError),
+    #[error(transparent)]
     Corpus(#[from] CorpusError),
     #[error(transparent)]
     Training(#[from] ModelError),
@@ -46,6 +48,7 @@ impl Error {
             Error::TooLarge { .. } => Code::ResourceExhausted,
             Error::NotReady | Error::ShuttingDown => Code::Unavailable,
             Error::ModelFile(_)
+            | Error::TaggerFile(_)
             | Error::Corpus(_)
             | Error::Training(_)
             | Error::Io(_)

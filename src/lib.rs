@@ -3,7 +3,7 @@
 //! The modules follow the pipeline:
 //! [`text`] (tokens) → [`features`] (sparse TF-IDF vectors) → [`model`] (linfa algorithms over
 //! sparse features) → [`service`] (tonic gRPC). [`extract`] finds the facts inside an article,
-//! [`corpus`] reads labelled data (and holds the embedded default corpus), [`eval`] scores models.
+//! [`ner`] tags entities with a trained sequence model, [`corpus`] reads labelled data (and holds the embedded default corpus), [`eval`] scores models.
 
 pub mod cli;
 pub mod corpus;
@@ -12,6 +12,7 @@ pub mod eval;
 pub mod extract;
 pub mod features;
 pub mod model;
+pub mod ner;
 pub mod pipeline;
 pub mod proto;
 pub mod service;

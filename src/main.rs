@@ -44,6 +44,8 @@ fn main() {
         Command::Eval(args) => cli::eval(args),
         Command::Classify(args) => cli::classify(args),
         Command::Extract(args) => cli::extract(args),
+        Command::TrainNer(args) => cli::train_ner(args),
+        Command::Tag(args) => cli::tag(args),
     };
     if let Err(e) = result {
         eprintln!("warta: {}", e.to_string().replace('\n', " "));

@@ -28,10 +28,21 @@ pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str
 pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
     train_rows(
         &default_rows(with_seeds),
-        &TrainConfig::default(),
+        &default_model_config(),
         0,
         "embedded-default",
     )
+}
+
+/// How the embedded model trains. Its corpus has long articles in 8 topics, where NB-weighted
+/// logistic regression beats complement naive Bayes by cross-validation (5-fold accuracy 0.972
+/// against 0.962; 3-fold 0.975 against 0.924), so it uses that; `warta train` keeps complement
+/// naive Bayes, the best on the public corpora.
+pub fn default_model_config() -> TrainConfig {
+    TrainConfig {
+        algorithm: crate::model::Algorithm::NbLogReg,
+        ..TrainConfig::default()
+    }
 }
 
 /// The embedded default model without cross-validation (fast, for start-up), and the job that
@@ -39,7 +50,7 @@ pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
 pub fn default_model_deferred_cv(
 ) -> Result<(TopicModel, impl FnOnce() -> Result<Metrics, ModelError> + Send + Sync), ModelError> {
     let model = default_model(true)?;
-    let (rows, config) = (default_rows(true), TrainConfig::default());
+    let (rows, config) = (default_rows(true), default_model_config());
     let job = move || cross_validate(&examples(&rows), &config, 5, CV_SEED);
     Ok((model, job))
 }

@@ -212,3 +212,70 @@ fn parallel_classify_keeps_input_order_across_chunks() {
         }
     }
 }
+
+#[test]
+fn train_ner_then_tag_keeps_rows_and_reports_bad_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("ner.jsonl");
+    let mut rows = String::new();
+    for i in 0..4 {
+        for (tokens, tags) in [
+            (
+                vec!["Presiden", "Joko", "Widodo", "tiba", "di", "Jakarta", "."],
+                vec!["O", "B-PER", "I-PER", "O", "O", "B-LOC", "O"],
+            ),
+            (
+                vec!["Kamala", "Harris", "bertemu", "pejabat", "Pentagon", "."],
+                vec!["B-PER", "I-PER", "O", "O", "B-ORG", "O"],
+            ),
+        ] {
+            rows.push_str(&serde_json::json!({"id": format!("s{i}"), "tokens": tokens, "tags": tags}).to_string());
+            rows.push('\n');
+        }
+    }
+    std::fs::write(&data, &rows).expect("write");
+    let model = dir.path().join("m.ner");
+    let o = warta(
+        &[
+            "train-ner",
+            "--data",
+            data.to_str().expect("path"),
+            "--dev",
+            data.to_str().expect("path"),
+            "--out",
+            model.to_str().expect("path"),
+            "--hash-bits",
+            "14",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("micro-F1"));
+
+    let input = concat!(
+        r#"{"id":"a","tokens":["Joko","Widodo","tiba","di","Jakarta"],"extra":1}"#,
+        "\n",
+        "not json\n",
+        r#"{"id":"c","tokens":[]}"#,
+        "\n",
+        r#"{"id":"d","text":"no tokens"}"#,
+        "\n"
+    );
+    let o = warta(&["tag", "--ner-model", model.to_str().expect("path")], input);
+    assert!(o.status.success());
+    let out = stdout_lines(&o);
+    assert_eq!(out.len(), 4, "one line out per line in");
+    assert_eq!(out[0]["extra"], 1, "other fields are kept");
+    assert_eq!(out[0]["tags"], serde_json::json!(["B-PER", "I-PER", "O", "O", "B-LOC"]));
+    assert_eq!(out[1]["line"], 2);
+    assert!(out[1]["error"].as_str().is_some());
+    assert_eq!(out[2]["tags"], serde_json::json!([]));
+    assert_eq!(out[3]["id"], "d");
+    assert!(out[3]["error"].as_str().expect("error").contains("tokens"));
+
+    // a corrupt entity model is a one-line error, not a panic
+    std::fs::write(&model, b"WARTA\x00NE\x01\x00garbage").expect("write");
+    let o = warta(&["tag", "--ner-model", model.to_str().expect("path")], input);
+    assert!(!o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1);
+}

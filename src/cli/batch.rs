@@ -1,7 +1,7 @@
 //! `warta classify` and `warta extract`: JSONL in, JSONL out, one line per row, in order,
 //! in constant memory. A bad row gets an error line (with its line number) and the rest go on.
 
-use super::{load_or_default, ClassifyArgs, ExtractArgs};
+use super::{load_or_default, ClassifyArgs, ExtractArgs, TagArgs};
 use crate::corpus::{lines, parse_row_ref, read_text_file, RowRef};
 use crate::error::Error;
 use crate::extract::Extractor;
@@ -55,31 +55,30 @@ impl Tally {
 /// Rows read and answered together: parallel across cores, bounded memory.
 const CHUNK: usize = 1024;
 
+/// Why a row failed: the row's id when it could be read, and a message.
+type RowError = (Option<String>, String);
+
 /// Answer one input line: the row's JSON line, or an error row naming the line.
 fn answer(
     n: usize,
     line: Result<String, String>,
-    f: &(impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error> + Sync),
+    f: &(impl Fn(&str) -> Result<Vec<u8>, RowError> + Sync),
 ) -> (Vec<u8>, Option<String>) {
     let error_row = |id: Option<&str>, message: &str| {
         let mut v = json!({"id": id, "line": n, "error": message}).to_string().into_bytes();
         v.push(b'\n');
         v
     };
-    let line = match line {
-        Ok(l) => l,
-        Err(e) => return (error_row(None, &e), Some(e)),
-    };
-    match parse_row_ref(&line) {
-        Err(e) => (error_row(None, &e), Some(e)),
-        Ok(r) => match f(&r) {
-            Ok(v) => (v, None),
-            Err(e) => {
-                let message = e.to_string();
-                (error_row(Some(&r.id), &message), Some(message))
-            }
-        },
+    match line.map_err(|e| (None, e)).and_then(|l| f(&l)) {
+        Ok(v) => (v, None),
+        Err((id, message)) => (error_row(id.as_deref(), &message), Some(message)),
     }
+}
+
+/// A text row's answer: parse `{"id","text"[,"title"]}`, then `f`.
+fn text_row(line: &str, f: &impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error>) -> Result<Vec<u8>, RowError> {
+    let row = parse_row_ref(line).map_err(|e| (None, e))?;
+    f(&row).map_err(|e| (Some(row.id.to_string()), e.to_string()))
 }
 
 /// Serialise one output row as a JSON line.
@@ -94,7 +93,7 @@ fn each_row(
     input: &Path,
     command: &str,
     strict: bool,
-    f: impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error> + Sync,
+    f: impl Fn(&str) -> Result<Vec<u8>, RowError> + Sync,
 ) -> Result<(), Error> {
     let reader = open_input(input)?;
     let stdout = std::io::stdout();
@@ -144,14 +143,15 @@ struct ClassifiedRow<'a> {
 
 pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
     let model = load_or_default(args.model.as_ref())?;
-    each_row(&args.input, "classify", args.strict, |row| {
+    let classify = |row: &RowRef<'_>| {
         let text = row.full_text();
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let labels = model.classify_explained(&text, args.top_k, if args.explain { 10 } else { 0 });
         json_line(&ClassifiedRow { id: &row.id, labels })
-    })
+    };
+    each_row(&args.input, "classify", args.strict, |line| text_row(line, &classify))
 }
 
 pub fn extract(args: ExtractArgs) -> Result<(), Error> {
@@ -178,11 +178,37 @@ pub fn extract(args: ExtractArgs) -> Result<(), Error> {
         );
         return Ok(());
     }
-    each_row(&args.input, "extract", args.strict, |row| {
+    let extract = |row: &RowRef<'_>| {
         if row.text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let x = extractor.extract(&row.id, &row.title, &row.text, Some(model.vectorizer()));
         json_line(&x)
+    };
+    each_row(&args.input, "extract", args.strict, |line| text_row(line, &extract))
+}
+
+/// `warta tag`: rows `{"id","tokens"}` in, the same rows with `"tags"` added out.
+pub fn tag(args: TagArgs) -> Result<(), Error> {
+    let tagger = crate::ner::Tagger::load(&args.ner_model)?;
+    each_row(&args.input, "tag", args.strict, |line| {
+        let mut row: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON row: {e}")))?;
+        let id = row
+            .get("id")
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        let tokens: Vec<&str> = match row.get("tokens").and_then(|t| t.as_array()) {
+            Some(a) => a
+                .iter()
+                .map(|t| {
+                    t.as_str()
+                        .ok_or_else(|| (id.clone(), "tokens must all be strings".to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            None => return Err((id, "the row needs a \"tokens\" array".into())),
+        };
+        let tags: Vec<String> = tagger.tag(&tokens).into_iter().map(str::to_string).collect();
+        row.insert("tags".into(), tags.into());
+        json_line(&row).map_err(|e| (id, e.to_string()))
     })
 }

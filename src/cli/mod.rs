@@ -44,6 +44,42 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Extract entities, dates, figures, quotes and keywords from JSONL rows or a .txt article.
     Extract(ExtractArgs),
+    /// Train an entity tagger from JSONL rows {"id","tokens":[…],"tags":[BIO…]} (any tag set).
+    TrainNer(TrainNerArgs),
+    /// Tag JSONL rows {"id","tokens"}: the same rows out with "tags" added, one per token.
+    Tag(TagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainNerArgs {
+    /// Tagged JSONL file(s); repeat the flag for several.
+    #[arg(long, env = "WARTA_DATA", value_delimiter = ',', required = true)]
+    pub data: Vec<PathBuf>,
+    /// Where to write the entity model.
+    #[arg(long, env = "WARTA_OUT")]
+    pub out: PathBuf,
+    /// Tagged rows to score the model on after training (exact-span micro-F1 per type).
+    #[arg(long, env = "WARTA_DEV")]
+    pub dev: Option<PathBuf>,
+    /// Passes of the perceptron over the training sentences.
+    #[arg(long, env = "WARTA_EPOCHS", default_value_t = crate::ner::NerConfig::default().epochs)]
+    pub epochs: usize,
+    /// Feature buckets: 2^BITS (12–24).
+    #[arg(long, env = "WARTA_HASH_BITS", default_value_t = crate::ner::NerConfig::default().hash_bits)]
+    pub hash_bits: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Entity model file (from `warta train-ner`).
+    #[arg(long, env = "WARTA_NER_MODEL")]
+    pub ner_model: PathBuf,
+    /// Exit with status 2 when any row could not be tagged.
+    #[arg(long, env = "WARTA_STRICT")]
+    pub strict: bool,
+    /// JSONL input file, or - for standard input.
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +271,83 @@ fn parse_char_ngrams(s: &str) -> Result<(usize, usize), String> {
     };
     Ok((num(a)?, num(b)?))
 }
+
+/// Read tagged rows; a bad line is an error that names its file and line.
+fn read_tagged(path: &std::path::Path) -> Result<Vec<crate::ner::TaggedSentence>, Error> {
+    let text = crate::corpus::read_text_file(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: crate::ner::TaggedSentence = serde_json::from_str(line)
+            .map_err(|e| Error::invalid("data", format!("{} line {}: {e}", path.display(), i + 1)))?;
+        if row.tokens.len() != row.tags.len() {
+            return Err(Error::invalid(
+                "data",
+                format!(
+                    "{} line {}: {} tokens but {} tags",
+                    path.display(),
+                    i + 1,
+                    row.tokens.len(),
+                    row.tags.len()
+                ),
+            ));
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+pub fn train_ner(args: TrainNerArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for p in &args.data {
+        rows.extend(read_tagged(p)?);
+    }
+    let config = crate::ner::NerConfig {
+        hash_bits: args.hash_bits,
+        epochs: args.epochs,
+    };
+    let mut tagger = crate::ner::Tagger::train(&rows, &config).map_err(|e| Error::invalid("data", e.to_string()))?;
+    tagger.meta.source = args
+        .data
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
+    println!(
+        "trained on {} sentences ({tokens} tokens, tags {}) in {:.2}s",
+        rows.len(),
+        tagger.tags().join(" "),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(dev) = &args.dev {
+        let gold = read_tagged(dev)?;
+        let started = Instant::now();
+        let pred: Vec<Vec<&str>> = gold.iter().map(|r| tagger.tag(&r.tokens)).collect();
+        let secs = started.elapsed().as_secs_f64();
+        let dev_tokens: usize = gold.iter().map(|r| r.tokens.len()).sum();
+        let s = crate::ner::score(gold.iter().map(|r| r.tags.as_slice()), pred.iter().map(Vec::as_slice));
+        println!(
+            "{}: micro-F1 {:.4}  macro-F1 {:.4}  ({} sentences, {:.0} tokens/s one thread)",
+            dev.display(),
+            s.micro_f1,
+            s.macro_f1,
+            gold.len(),
+            dev_tokens as f64 / secs.max(1e-9)
+        );
+        for (kind, f1) in &s.per_type {
+            println!("  {kind:<16} F1 {f1:.4}");
+        }
+    }
+    tagger.save(&args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+pub use batch::tag;
 
 pub fn train(args: TrainArgs) -> Result<(), Error> {
     let started = Instant::now();

@@ -9,7 +9,7 @@
 mod document;
 mod entities;
 mod layout;
-mod lexicon;
+pub(crate) mod lexicon;
 mod numbers;
 mod quotes;
 

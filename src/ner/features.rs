@@ -1,0 +1,249 @@
+//! Token features for the tagger, hashed into 2^bits buckets: the word and its lowercase form,
+//! shape, prefixes and suffixes, neighbouring words and shapes, capitalisation patterns,
+//! gazetteer membership and person titles. Lowercase-only text (NERP) still has the word,
+//! affix, neighbour and lowercase-gazetteer features.
+
+use crate::extract::lexicon::Lexicon;
+use crate::text::fasthash::FastMap;
+use crate::text::is_stopword;
+use std::sync::OnceLock;
+
+/// 64-bit FNV-1a over a template id and its parts, mixed so the low bits pick a bucket.
+struct FeatureHash(u64);
+
+impl FeatureHash {
+    fn new(template: u8) -> Self {
+        FeatureHash((0xcbf2_9ce4_8422_2325u64 ^ template as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    }
+
+    fn part(mut self, s: &str) -> Self {
+        for &b in s.as_bytes() {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // a separator, so ("ab", "c") and ("a", "bc") differ
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+        self
+    }
+
+    fn bucket(self, mask: u64) -> u32 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) & mask) as u32
+    }
+}
+
+/// "Kamala" → "Xx", "COVID-19" → "X-d", "2024" → "d", "a.s." → "x.x.": character classes with
+/// runs collapsed.
+pub fn shape(word: &str) -> String {
+    let mut out = String::with_capacity(8);
+    let mut last = '\0';
+    for c in word.chars() {
+        let k = if c.is_uppercase() {
+            'X'
+        } else if c.is_lowercase() {
+            'x'
+        } else if c.is_numeric() {
+            'd'
+        } else {
+            c
+        };
+        if k != last {
+            out.push(k);
+            last = k;
+        }
+    }
+    out
+}
+
+fn prefix(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn suffix(s: &str, n: usize) -> &str {
+    let count = s.chars().count();
+    if count <= n {
+        return s;
+    }
+    match s.char_indices().nth(count - n) {
+        Some((i, _)) => &s[i..],
+        None => s,
+    }
+}
+
+/// The gazetteer's names, lowercased word sequences → kind name, for text of any case.
+fn lower_gazetteer() -> &'static (FastMap<Vec<String>, &'static str>, usize) {
+    static MAP: OnceLock<(FastMap<Vec<String>, &'static str>, usize)> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let lex = Lexicon::get();
+        let map: FastMap<Vec<String>, &'static str> = lex
+            .names
+            .iter()
+            .map(|(k, v)| (k.iter().map(|w| w.to_lowercase()).collect(), v.as_str()))
+            .collect();
+        let max = map.keys().map(Vec::len).max().unwrap_or(1);
+        (map, max)
+    })
+}
+
+/// Per token: the gazetteer kind covering it and whether it begins the name ("B-LOCATION").
+fn gazetteer_marks(lower: &[String]) -> Vec<Option<(bool, &'static str)>> {
+    let (map, max) = lower_gazetteer();
+    let mut marks = vec![None; lower.len()];
+    let mut i = 0;
+    while i < lower.len() {
+        let mut matched = 0;
+        for len in (1..=(*max).min(lower.len() - i)).rev() {
+            if let Some(kind) = map.get(&lower[i..i + len]) {
+                for (j, m) in marks[i..i + len].iter_mut().enumerate() {
+                    *m = Some((j == 0, *kind));
+                }
+                matched = len;
+                break;
+            }
+        }
+        i += matched.max(1);
+    }
+    marks
+}
+
+/// Does a person title ("presiden", "menteri luar negeri") end just before token `i`?
+fn after_title(lower: &[String], i: usize) -> bool {
+    let lex = Lexicon::get();
+    (1..=lex.max_title_words.min(i)).any(|k| lex.titles.contains(&lower[i - k..i]))
+}
+
+/// Hashes the features of every token of a sentence.
+#[derive(Debug, Clone, Copy)]
+pub struct Featurizer {
+    mask: u64,
+}
+
+impl Featurizer {
+    pub fn new(hash_bits: u8) -> Self {
+        Featurizer {
+            mask: (1u64 << hash_bits) - 1,
+        }
+    }
+
+    /// Feature buckets of each token, `out[i]` for `tokens[i]`.
+    pub fn sentence(&self, tokens: &[&str]) -> Vec<Vec<u32>> {
+        let lower: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
+        let shapes: Vec<String> = tokens.iter().map(|t| shape(t)).collect();
+        let gaz = gazetteer_marks(&lower);
+        let n = tokens.len();
+        let word = |i: isize| -> &str {
+            if i < 0 {
+                "<s>"
+            } else if i as usize >= n {
+                "</s>"
+            } else {
+                &lower[i as usize]
+            }
+        };
+        let shape_at = |i: isize| -> &str {
+            if i < 0 || i as usize >= n {
+                "_"
+            } else {
+                &shapes[i as usize]
+            }
+        };
+        let gaz_at = |i: isize| -> &str {
+            if i < 0 || i as usize >= n {
+                return "_";
+            }
+            match gaz[i as usize] {
+                Some((true, k)) => k,
+                Some((false, _)) => "in",
+                None => "-",
+            }
+        };
+        let m = self.mask;
+        let mut out = Vec::with_capacity(n);
+        for (i, tok) in tokens.iter().enumerate() {
+            let ii = i as isize;
+            let lw = lower[i].as_str();
+            let first = tok.chars().next().unwrap_or(' ');
+            let flags = [
+                first.is_uppercase(),
+                tok.chars().all(|c| !c.is_lowercase()) && tok.chars().any(char::is_alphabetic),
+                tok.chars().any(char::is_numeric),
+                tok.contains('-'),
+                tok.contains('.'),
+                is_stopword(lw),
+                i == 0,
+            ];
+            let flag_str: String = flags.iter().map(|&b| if b { '1' } else { '0' }).collect();
+            let len = tok.chars().count().min(8).to_string();
+            let gaz_here = match gaz[i] {
+                Some((b, k)) => format!("{}{k}", if b { "B-" } else { "I-" }),
+                None => "-".to_string(),
+            };
+            let f = [
+                FeatureHash::new(0).bucket(m),
+                FeatureHash::new(1).part(lw).bucket(m),
+                FeatureHash::new(2).part(tok).bucket(m),
+                FeatureHash::new(3).part(&shapes[i]).bucket(m),
+                FeatureHash::new(4).part(prefix(lw, 2)).bucket(m),
+                FeatureHash::new(5).part(prefix(lw, 3)).bucket(m),
+                FeatureHash::new(6).part(suffix(lw, 2)).bucket(m),
+                FeatureHash::new(7).part(suffix(lw, 3)).bucket(m),
+                FeatureHash::new(8).part(suffix(lw, 4)).bucket(m),
+                FeatureHash::new(9).part(&flag_str).part(&len).bucket(m),
+                FeatureHash::new(10).part(word(ii - 1)).bucket(m),
+                FeatureHash::new(11).part(word(ii + 1)).bucket(m),
+                FeatureHash::new(12).part(word(ii - 2)).bucket(m),
+                FeatureHash::new(13).part(word(ii + 2)).bucket(m),
+                FeatureHash::new(14).part(shape_at(ii - 1)).bucket(m),
+                FeatureHash::new(15).part(shape_at(ii + 1)).bucket(m),
+                FeatureHash::new(16).part(word(ii - 1)).part(lw).bucket(m),
+                FeatureHash::new(17).part(lw).part(word(ii + 1)).bucket(m),
+                FeatureHash::new(18).part(&gaz_here).bucket(m),
+                FeatureHash::new(19).part(gaz_at(ii - 1)).part(gaz_at(ii + 1)).bucket(m),
+                FeatureHash::new(20)
+                    .part(if after_title(&lower, i) { "t" } else { "-" })
+                    .part(&shapes[i])
+                    .bucket(m),
+                FeatureHash::new(21)
+                    .part(shape_at(ii - 1))
+                    .part(&shapes[i])
+                    .part(shape_at(ii + 1))
+                    .bucket(m),
+                FeatureHash::new(22).part(word(ii - 1)).part(&shapes[i]).bucket(m),
+                FeatureHash::new(23).part(suffix(word(ii - 1), 3)).bucket(m),
+                FeatureHash::new(24).part(suffix(word(ii + 1), 3)).bucket(m),
+            ];
+            out.push(f.to_vec());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_affixes() {
+        assert_eq!(shape("Kamala"), "Xx");
+        assert_eq!(shape("COVID-19"), "X-d");
+        assert_eq!(shape("a.s."), "x.x.");
+        assert_eq!(prefix("élan", 2), "él");
+        assert_eq!(suffix("élan", 3), "lan");
+        assert_eq!(suffix("ab", 3), "ab");
+    }
+
+    #[test]
+    fn every_token_gets_the_same_number_of_features_in_range() {
+        let f = Featurizer::new(12);
+        let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."]);
+        assert_eq!(s.len(), 6);
+        assert!(s.iter().all(|t| t.len() == 25 && t.iter().all(|&b| b < 4096)));
+        assert!(f.sentence(&[]).is_empty());
+        // the same word in the same context hashes the same
+        assert_eq!(f.sentence(&["Meksiko"]), f.sentence(&["Meksiko"]));
+    }
+}

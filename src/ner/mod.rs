@@ -1,0 +1,325 @@
+//! Named-entity tagging: tokens → hashed features ([`features`]) → an averaged structured
+//! perceptron with BIO-constrained Viterbi ([`perceptron`], a linfa algorithm) → tags.
+//!
+//! Any BIO tag set trains (`warta train-ner`); [`Tagger::entity_spans`] turns tags into
+//! typed spans for Extract, with corpus kinds mapped onto PERSON / LOCATION / ORGANIZATION.
+
+pub mod features;
+pub mod perceptron;
+mod persist;
+
+use crate::text::fasthash::FastMap;
+use features::Featurizer;
+use linfa::prelude::*;
+use perceptron::{bio_transitions, ChainModel, PerceptronParams, SequenceRecords};
+use serde::{Deserialize, Serialize};
+
+pub use persist::{TaggerFileError, TAGGER_FORMAT_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NerError {
+    #[error("invalid tagger setting: {0}")]
+    Params(String),
+    #[error("bad training data: {0}")]
+    Data(String),
+    #[error(transparent)]
+    Linfa(#[from] linfa::Error),
+}
+
+/// One tagged sentence (`warta train-ner` rows: `{"id","tokens","tags"}`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TaggedSentence {
+    #[serde(default)]
+    pub id: String,
+    pub tokens: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NerConfig {
+    /// Feature buckets: 2^hash_bits.
+    pub hash_bits: u8,
+    pub epochs: usize,
+}
+
+impl Default for NerConfig {
+    fn default() -> Self {
+        NerConfig {
+            hash_bits: 18,
+            epochs: 12,
+        }
+    }
+}
+
+/// Where a model came from, for `GetModelInfo` and logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaggerMeta {
+    pub trained_at_unix: u64,
+    pub sentences: u64,
+    pub source: String,
+}
+
+/// A trained tagger: tag names, feature hashing width and the chain model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tagger {
+    tags: Vec<String>,
+    hash_bits: u8,
+    model: ChainModel,
+    pub meta: TaggerMeta,
+}
+
+impl Tagger {
+    /// Train on tagged sentences.
+    pub fn train(sentences: &[TaggedSentence], config: &NerConfig) -> Result<Tagger, NerError> {
+        if !(12..=24).contains(&config.hash_bits) {
+            return Err(NerError::Params(format!(
+                "hash_bits must be in 12..=24, got {}",
+                config.hash_bits
+            )));
+        }
+        let mut tags: Vec<String> = sentences.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+        tags.sort();
+        tags.dedup();
+        let index: FastMap<&str, usize> = tags.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        let featurizer = Featurizer::new(config.hash_bits);
+        let mut records = SequenceRecords {
+            sentences: Vec::with_capacity(sentences.len()),
+            buckets: 1 << config.hash_bits,
+        };
+        let mut targets = Vec::with_capacity(sentences.len());
+        for (n, s) in sentences.iter().enumerate() {
+            if s.tokens.len() != s.tags.len() {
+                return Err(NerError::Data(format!(
+                    "sentence {} ({}): {} tokens but {} tags",
+                    n + 1,
+                    s.id,
+                    s.tokens.len(),
+                    s.tags.len()
+                )));
+            }
+            let tokens: Vec<&str> = s.tokens.iter().map(String::as_str).collect();
+            records.sentences.push(featurizer.sentence(&tokens));
+            targets.push(s.tags.iter().map(|t| index[t.as_str()]).collect::<Vec<usize>>());
+        }
+        let dataset = DatasetBase::new(records, targets);
+        let model = PerceptronParams::default()
+            .epochs(config.epochs)
+            .check()?
+            .fit_with(&dataset, bio_transitions(&tags))?;
+        Ok(Tagger {
+            tags,
+            hash_bits: config.hash_bits,
+            model,
+            meta: TaggerMeta {
+                trained_at_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                sentences: sentences.len() as u64,
+                source: String::new(),
+            },
+        })
+    }
+
+    /// Check a decoded model (file loading calls this).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(12..=24).contains(&self.hash_bits) {
+            return Err(format!("hash_bits {} out of range", self.hash_bits));
+        }
+        if self.tags.len() != self.model.tags {
+            return Err("tag names do not match the weights".into());
+        }
+        self.model.validate(1 << self.hash_bits)?;
+        if self.model.allowed != bio_transitions(&self.tags) {
+            return Err("transition constraints do not match the tag names".into());
+        }
+        Ok(())
+    }
+
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The tag of every token.
+    pub fn tag<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<&str> {
+        let tokens: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
+        let feats = Featurizer::new(self.hash_bits).sentence(&tokens);
+        self.model
+            .decode(&feats)
+            .into_iter()
+            .map(|k| self.tags.get(k).map_or("O", String::as_str))
+            .collect()
+    }
+}
+
+/// Entity spans `(start, end, kind)` over token indices (end exclusive) in a BIO sequence,
+/// read as the CoNLL scorer reads it: a span starts at B-X, or at an I-X that does not
+/// continue X.
+pub fn spans<S: AsRef<str>>(tags: &[S]) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, &str)> = None;
+    for (i, t) in tags.iter().map(AsRef::as_ref).chain(std::iter::once("O")).enumerate() {
+        let (begins, kind) = match (t.strip_prefix("B-"), t.strip_prefix("I-")) {
+            (Some(k), _) => (true, Some(k)),
+            (None, Some(k)) => (open.map(|(_, o)| o) != Some(k), Some(k)),
+            _ => (true, None),
+        };
+        if begins {
+            if let Some((s, k)) = open.take() {
+                out.push((s, i, k.to_string()));
+            }
+            open = kind.map(|k| (i, k));
+        }
+    }
+    out
+}
+
+/// Exact-span entity scores, as `../shared/bench/ner_peer.py --score` computes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NerScores {
+    pub micro_f1: f64,
+    pub macro_f1: f64,
+    pub per_type: std::collections::BTreeMap<String, f64>,
+}
+
+/// Score predicted tag rows against gold rows (micro-F1 over all spans, macro over types).
+pub fn score<'a, G, P, S, T>(gold: G, pred: P) -> NerScores
+where
+    G: IntoIterator<Item = &'a [S]>,
+    P: IntoIterator<Item = &'a [T]>,
+    S: AsRef<str> + 'a,
+    T: AsRef<str> + 'a,
+{
+    let f = |tp: u64, fp: u64, fn_: u64| {
+        if tp == 0 {
+            0.0
+        } else {
+            2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
+        }
+    };
+    let mut per: std::collections::BTreeMap<String, [u64; 3]> = Default::default();
+    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+    for (g, p) in gold.into_iter().zip(pred) {
+        let gs: std::collections::HashSet<_> = spans(g).into_iter().collect();
+        let ps: std::collections::HashSet<_> = spans(p).into_iter().collect();
+        for s in &ps {
+            let d = per.entry(s.2.clone()).or_default();
+            if gs.contains(s) {
+                tp += 1;
+                d[0] += 1;
+            } else {
+                fp += 1;
+                d[1] += 1;
+            }
+        }
+        for s in gs.difference(&ps) {
+            fn_ += 1;
+            per.entry(s.2.clone()).or_default()[2] += 1;
+        }
+    }
+    let per_type: std::collections::BTreeMap<String, f64> =
+        per.iter().map(|(k, v)| (k.clone(), f(v[0], v[1], v[2]))).collect();
+    NerScores {
+        micro_f1: f(tp, fp, fn_),
+        macro_f1: per_type.values().sum::<f64>() / per_type.len().max(1) as f64,
+        per_type,
+    }
+}
+
+/// Corpus kinds onto warta's: PER/PPL/PERSON → PERSON, PLACE/PLC/LOC/GPE → LOCATION,
+/// ORG/ORGANISATION/IND (NERP's institutions) → ORGANIZATION; others keep their name.
+pub fn canonical_kind(kind: &str) -> String {
+    match kind.to_ascii_uppercase().as_str() {
+        "PER" | "PERSON" | "PPL" => "PERSON".into(),
+        "PLACE" | "PLC" | "LOC" | "LOCATION" | "GPE" => "LOCATION".into(),
+        "ORG" | "ORGANISATION" | "ORGANIZATION" | "IND" => "ORGANIZATION".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(words: &str, tags: &str) -> TaggedSentence {
+        TaggedSentence {
+            id: String::new(),
+            tokens: words.split(' ').map(String::from).collect(),
+            tags: tags.split(' ').map(String::from).collect(),
+        }
+    }
+
+    fn toy() -> Vec<TaggedSentence> {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(sent("Joko Widodo tiba di Jakarta .", "B-PER I-PER O O B-LOC O"));
+            v.push(sent("Presiden Kamala Harris ke Meksiko .", "O B-PER I-PER O B-LOC O"));
+            v.push(sent("Pejabat Pentagon bertemu di Bogota .", "O B-ORG O O B-LOC O"));
+            v.push(sent(
+                "Menteri Antony Blinken bertemu Pentagon .",
+                "O B-PER I-PER O B-ORG O",
+            ));
+        }
+        v
+    }
+
+    #[test]
+    fn learns_a_toy_corpus_and_keeps_bio_valid() {
+        let config = NerConfig {
+            hash_bits: 14,
+            epochs: 8,
+        };
+        let tagger = Tagger::train(&toy(), &config).unwrap();
+        tagger.validate().unwrap();
+        assert_eq!(
+            tagger.tag(&["Joko", "Widodo", "tiba", "di", "Jakarta", "."]),
+            ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+        );
+        for words in [vec!["Harris", "Harris"], vec!["."], vec![]] {
+            let tags = tagger.tag(&words);
+            assert_eq!(tags.len(), words.len());
+            for (i, t) in tags.iter().enumerate() {
+                if let Some(k) = t.strip_prefix("I-") {
+                    assert!(i > 0 && tags[i - 1].ends_with(k), "{tags:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rows_and_settings_are_errors() {
+        let mut rows = toy();
+        rows[1].tags.pop();
+        assert!(matches!(
+            Tagger::train(&rows, &NerConfig::default()),
+            Err(NerError::Data(_))
+        ));
+        let bad = NerConfig {
+            hash_bits: 40,
+            ..NerConfig::default()
+        };
+        assert!(matches!(Tagger::train(&toy(), &bad), Err(NerError::Params(_))));
+        let one = vec![sent("a b", "O O")];
+        assert!(matches!(
+            Tagger::train(&one, &NerConfig::default()),
+            Err(NerError::Data(_))
+        ));
+    }
+
+    #[test]
+    fn spans_read_bio_like_conll() {
+        let tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-ORG", "I-PER"];
+        assert_eq!(
+            spans(&tags),
+            [
+                (0, 2, "PER".to_string()),
+                (3, 5, "LOC".to_string()),
+                (5, 6, "ORG".to_string()),
+                (6, 7, "PER".to_string())
+            ]
+        );
+        assert_eq!(canonical_kind("PLC"), "LOCATION");
+        assert_eq!(canonical_kind("ORGANISATION"), "ORGANIZATION");
+        assert_eq!(canonical_kind("EVT"), "EVT");
+    }
+}

@@ -1,0 +1,290 @@
+//! The averaged structured perceptron (Collins 2002) as a linfa algorithm: emissions from
+//! hashed token features, first-order transitions, Viterbi decoding restricted to valid BIO
+//! transitions both while training and when tagging.
+
+use super::NerError;
+use crate::eval::SplitMix;
+use linfa::dataset::Records;
+use linfa::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Sentences as hashed token features: `sentences[s][i]` lists the feature buckets of token i.
+#[derive(Debug, Clone, Default)]
+pub struct SequenceRecords {
+    pub sentences: Vec<Vec<Vec<u32>>>,
+    pub buckets: usize,
+}
+
+impl Records for SequenceRecords {
+    type Elem = u32;
+
+    fn nsamples(&self) -> usize {
+        self.sentences.len()
+    }
+
+    fn nfeatures(&self) -> usize {
+        self.buckets
+    }
+}
+
+/// Checked hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerceptronValidParams {
+    epochs: usize,
+    seed: u64,
+}
+
+/// Hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerceptronParams(PerceptronValidParams);
+
+impl Default for PerceptronParams {
+    fn default() -> Self {
+        PerceptronParams(PerceptronValidParams { epochs: 12, seed: 7 })
+    }
+}
+
+impl PerceptronParams {
+    /// Passes over the training sentences.
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.0.epochs = n;
+        self
+    }
+
+    /// Shuffling seed: the same seed and data give the same model.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for PerceptronParams {
+    type Checked = PerceptronValidParams;
+    type Error = NerError;
+
+    fn check_ref(&self) -> Result<&PerceptronValidParams, NerError> {
+        if !(1..=200).contains(&self.0.epochs) {
+            return Err(NerError::Params(format!(
+                "epochs must be in 1..=200, got {}",
+                self.0.epochs
+            )));
+        }
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<PerceptronValidParams, NerError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+/// Which tag may follow which: `allowed[(prev + 1) * tags + next]`, row 0 = sentence start.
+/// "I-X" only continues "B-X" or "I-X"; every other tag may go anywhere.
+pub fn bio_transitions(tags: &[String]) -> Vec<bool> {
+    let t = tags.len();
+    let mut allowed = vec![true; (t + 1) * t];
+    for (next, name) in tags.iter().enumerate() {
+        if let Some(kind) = name.strip_prefix("I-") {
+            allowed[next] = false;
+            for (prev, p) in tags.iter().enumerate() {
+                let continues = p.strip_prefix("B-") == Some(kind) || p.strip_prefix("I-") == Some(kind);
+                allowed[(prev + 1) * t + next] = continues;
+            }
+        }
+    }
+    allowed
+}
+
+/// Weights of a linear-chain model: emissions feature-major (`emission[bucket * tags + tag]`)
+/// and transitions `(prev + 1) * tags + next`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainModel {
+    pub tags: usize,
+    pub emission: Vec<f32>,
+    pub transition: Vec<f32>,
+    pub allowed: Vec<bool>,
+}
+
+impl ChainModel {
+    pub fn validate(&self, buckets: usize) -> Result<(), String> {
+        let t = self.tags;
+        if t == 0 || self.emission.len() != buckets * t || self.transition.len() != (t + 1) * t {
+            return Err("weights do not match the tag set".into());
+        }
+        if self.allowed.len() != (t + 1) * t {
+            return Err("transition constraints do not match the tag set".into());
+        }
+        if self.emission.iter().chain(&self.transition).any(|w| !w.is_finite()) {
+            return Err("a weight is not a finite number".into());
+        }
+        Ok(())
+    }
+
+    /// The best valid tag sequence (Viterbi). Every tag may start a sentence unless it is
+    /// forbidden there; if the constraints leave no path, the unconstrained best is used.
+    pub fn decode(&self, sentence: &[Vec<u32>]) -> Vec<usize> {
+        let t = self.tags;
+        let n = sentence.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut emit = vec![0.0f32; n * t];
+        for (i, feats) in sentence.iter().enumerate() {
+            let row = &mut emit[i * t..(i + 1) * t];
+            for &f in feats {
+                if let Some(w) = self.emission.get(f as usize * t..(f as usize + 1) * t) {
+                    row.iter_mut().zip(w).for_each(|(r, w)| *r += w);
+                }
+            }
+        }
+        const NEG: f32 = f32::NEG_INFINITY;
+        let mut score = vec![NEG; n * t];
+        let mut back = vec![0u32; n * t];
+        for k in 0..t {
+            if self.allowed[k] {
+                score[k] = emit[k] + self.transition[k];
+            }
+        }
+        for i in 1..n {
+            for k in 0..t {
+                let mut best = NEG;
+                let mut arg = 0;
+                for p in 0..t {
+                    let prev = score[(i - 1) * t + p];
+                    if prev == NEG || !self.allowed[(p + 1) * t + k] {
+                        continue;
+                    }
+                    let s = prev + self.transition[(p + 1) * t + k];
+                    if s > best {
+                        best = s;
+                        arg = p;
+                    }
+                }
+                if best > NEG {
+                    score[i * t + k] = best + emit[i * t + k];
+                    back[i * t + k] = arg as u32;
+                }
+            }
+        }
+        let last = &score[(n - 1) * t..];
+        let mut k = (0..t)
+            .filter(|&k| last[k] > NEG)
+            .max_by(|&a, &b| last[a].total_cmp(&last[b]))
+            .unwrap_or(0);
+        let mut path = vec![0usize; n];
+        for i in (0..n).rev() {
+            path[i] = k;
+            k = back[i * t + k] as usize;
+        }
+        path
+    }
+}
+
+impl Fit<SequenceRecords, Vec<Vec<usize>>, NerError> for PerceptronValidParams {
+    type Object = ChainModel;
+
+    /// `targets[s][i]` is the tag index of token i of sentence s; the tag count is one more
+    /// than the largest index. Every transition is allowed here; [`Self::fit_with`] takes
+    /// constraints such as [`bio_transitions`].
+    fn fit(&self, dataset: &DatasetBase<SequenceRecords, Vec<Vec<usize>>>) -> Result<ChainModel, NerError> {
+        let tags = dataset.targets().iter().flatten().max().map_or(0, |m| m + 1);
+        self.fit_with(dataset, vec![true; (tags + 1) * tags])
+    }
+}
+
+impl PerceptronValidParams {
+    /// Train under transition constraints (see [`bio_transitions`]).
+    pub fn fit_with(
+        &self,
+        dataset: &DatasetBase<SequenceRecords, Vec<Vec<usize>>>,
+        allowed: Vec<bool>,
+    ) -> Result<ChainModel, NerError> {
+        let x = dataset.records();
+        let y = dataset.targets();
+        if x.sentences.len() != y.len() {
+            return Err(NerError::Data(format!(
+                "{} sentences but {} tag rows",
+                x.sentences.len(),
+                y.len()
+            )));
+        }
+        let t = y.iter().flatten().max().map_or(0, |m| m + 1);
+        if t < 2 {
+            return Err(NerError::Data("training needs at least 2 distinct tags".into()));
+        }
+        if allowed.len() != (t + 1) * t {
+            return Err(NerError::Data("transition constraints do not match the tag set".into()));
+        }
+        for (s, (feats, tags)) in x.sentences.iter().zip(y).enumerate() {
+            if feats.len() != tags.len() {
+                return Err(NerError::Data(format!(
+                    "sentence {s}: {} tokens but {} tags",
+                    feats.len(),
+                    tags.len()
+                )));
+            }
+        }
+        let b = x.buckets;
+        let mut model = ChainModel {
+            tags: t,
+            emission: vec![0.0; b * t],
+            transition: vec![0.0; (t + 1) * t],
+            allowed,
+        };
+        // averaging: keep Σ c·δ beside the weights; the average is w − acc / c
+        let mut acc_e = vec![0.0f64; b * t];
+        let mut acc_t = vec![0.0f64; (t + 1) * t];
+        let mut c = 1.0f64;
+        let mut order: Vec<usize> = (0..y.len()).collect();
+        let mut rng = SplitMix::new(self.seed);
+        for _ in 0..self.epochs {
+            rng.shuffle(&mut order);
+            for &s in &order {
+                let (feats, gold) = (&x.sentences[s], &y[s]);
+                let pred = model.decode(feats);
+                if pred != *gold {
+                    for (i, f) in feats.iter().enumerate() {
+                        if pred[i] != gold[i] {
+                            for &bkt in f {
+                                let base = bkt as usize * t;
+                                model.emission[base + gold[i]] += 1.0;
+                                acc_e[base + gold[i]] += c;
+                                model.emission[base + pred[i]] -= 1.0;
+                                acc_e[base + pred[i]] -= c;
+                            }
+                        }
+                        let (gp, pp) = if i == 0 {
+                            (0, 0)
+                        } else {
+                            (gold[i - 1] + 1, pred[i - 1] + 1)
+                        };
+                        if (gp, gold[i]) != (pp, pred[i]) {
+                            model.transition[gp * t + gold[i]] += 1.0;
+                            acc_t[gp * t + gold[i]] += c;
+                            model.transition[pp * t + pred[i]] -= 1.0;
+                            acc_t[pp * t + pred[i]] -= c;
+                        }
+                    }
+                }
+                c += 1.0;
+            }
+        }
+        for (w, a) in model.emission.iter_mut().zip(&acc_e) {
+            *w = (*w as f64 - a / c) as f32;
+        }
+        for (w, a) in model.transition.iter_mut().zip(&acc_t) {
+            *w = (*w as f64 - a / c) as f32;
+        }
+        Ok(model)
+    }
+}
+
+impl PredictInplace<SequenceRecords, Vec<Vec<usize>>> for ChainModel {
+    fn predict_inplace(&self, x: &SequenceRecords, y: &mut Vec<Vec<usize>>) {
+        *y = x.sentences.iter().map(|s| self.decode(s)).collect();
+    }
+
+    fn default_target(&self, x: &SequenceRecords) -> Vec<Vec<usize>> {
+        vec![Vec::new(); x.sentences.len()]
+    }
+}
