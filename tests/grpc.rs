@@ -529,3 +529,28 @@ async fn large_batches_and_streams_keep_order() {
     }
     assert_eq!(i, 300);
 }
+
+#[tokio::test]
+async fn extract_uses_the_trained_tagger_for_names_no_list_or_rule_knows() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.client().await;
+    let text = "Kemarin pagi Budi Santoso bertemu dengan Siti Rahayu di Yogyakarta untuk membahas kerja sama.";
+    let r = client
+        .extract(ExtractRequest {
+            article: article("t", text),
+        })
+        .await
+        .expect("extract")
+        .into_inner();
+    let chars: Vec<char> = text.chars().collect();
+    for e in &r.entities {
+        let slice: String = chars[e.start as usize..e.end as usize].iter().collect();
+        assert_eq!(slice, e.text);
+    }
+    let tagged = |name: &str| {
+        r.entities
+            .iter()
+            .any(|e| e.text == name && e.kind == "PERSON" && e.source == "tagger")
+    };
+    assert!(tagged("Budi Santoso") && tagged("Siti Rahayu"), "{:?}", r.entities);
+}

@@ -4,7 +4,6 @@
 use super::{load_or_default, ClassifyArgs, ExtractArgs, TagArgs};
 use crate::corpus::{lines, parse_row_ref, read_text_file, RowRef};
 use crate::error::Error;
-use crate::extract::Extractor;
 use rayon::prelude::*;
 use serde_json::json;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -156,7 +155,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
 
 pub fn extract(args: ExtractArgs) -> Result<(), Error> {
     let model = load_or_default(args.model.as_ref())?;
-    let extractor = Extractor::default();
+    let extractor = super::extractor_for(args.ner_model.as_ref())?;
     let plain = args.text || args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
     if plain {
         let text = if args.input.as_os_str() == "-" {

@@ -67,6 +67,11 @@ pub struct TrainNerArgs {
     /// Feature buckets: 2^BITS (12–24).
     #[arg(long, env = "WARTA_HASH_BITS", default_value_t = crate::ner::NerConfig::default().hash_bits)]
     pub hash_bits: u8,
+    /// Map corpus kinds onto PERSON / LOCATION / ORGANIZATION (PER, PPL → PERSON; PLACE, PLC →
+    /// LOCATION; ORGANISATION, IND → ORGANIZATION; other kinds keep their names), in training
+    /// and dev rows alike: corpora with different tag names then train one model.
+    #[arg(long, env = "WARTA_CANONICAL_KINDS")]
+    pub canonical_kinds: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +92,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "WARTA_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: SocketAddr,
+    /// Entity model file (from `warta train-ner`); default: the compiled-in model trained on NERGrit.
+    #[arg(long, env = "WARTA_NER_MODEL")]
+    pub ner_model: Option<PathBuf>,
     /// Topic model file; without it the embedded default model is trained at start-up.
     #[arg(long, env = "WARTA_MODEL")]
     pub model: Option<PathBuf>,
@@ -195,6 +203,9 @@ pub struct ExtractArgs {
     /// Topic model whose IDF weighs keywords; default: the embedded default model.
     #[arg(long, env = "WARTA_MODEL")]
     pub model: Option<PathBuf>,
+    /// Entity model file (from `warta train-ner`); default: the compiled-in model trained on NERGrit.
+    #[arg(long, env = "WARTA_NER_MODEL")]
+    pub ner_model: Option<PathBuf>,
     /// Treat the input as one plain-text article (implied by a .txt file name).
     #[arg(long, env = "WARTA_TEXT")]
     pub text: bool,
@@ -204,6 +215,22 @@ pub struct ExtractArgs {
     /// JSONL input file ({"id","text"[,"title"]}), a .txt article, or - for standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
+}
+
+/// An entity model from a file (`None`: the compiled-in default is used).
+fn load_tagger(path: Option<&PathBuf>) -> Result<Option<std::sync::Arc<crate::ner::Tagger>>, Error> {
+    Ok(match path {
+        Some(p) => Some(std::sync::Arc::new(crate::ner::Tagger::load(p)?)),
+        None => None,
+    })
+}
+
+/// The extractor for an entity model file, or the default one.
+pub(crate) fn extractor_for(path: Option<&PathBuf>) -> Result<crate::extract::Extractor, Error> {
+    Ok(match load_tagger(path)? {
+        Some(t) => crate::extract::Extractor::with_tagger(t),
+        None => crate::extract::Extractor::default(),
+    })
 }
 
 /// A model from a file, or the embedded default.
@@ -252,6 +279,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         max_batch: args.max_batch,
         max_text_bytes: args.max_text_bytes,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+        tagger: load_tagger(args.ner_model.as_ref())?,
     };
     crate::service::run(listener, model, options, crate::shutdown::signal()).await
 }
@@ -301,9 +329,17 @@ fn read_tagged(path: &std::path::Path) -> Result<Vec<crate::ner::TaggedSentence>
 
 pub fn train_ner(args: TrainNerArgs) -> Result<(), Error> {
     let started = Instant::now();
+    let canonical = |mut rows: Vec<crate::ner::TaggedSentence>| {
+        if args.canonical_kinds {
+            for r in &mut rows {
+                r.tags.iter_mut().for_each(|t| *t = crate::ner::canonical_tag(t));
+            }
+        }
+        rows
+    };
     let mut rows = Vec::new();
     for p in &args.data {
-        rows.extend(read_tagged(p)?);
+        rows.extend(canonical(read_tagged(p)?));
     }
     let config = crate::ner::NerConfig {
         hash_bits: args.hash_bits,
@@ -324,7 +360,7 @@ pub fn train_ner(args: TrainNerArgs) -> Result<(), Error> {
         started.elapsed().as_secs_f64()
     );
     if let Some(dev) = &args.dev {
-        let gold = read_tagged(dev)?;
+        let gold = canonical(read_tagged(dev)?);
         let started = Instant::now();
         let pred: Vec<Vec<&str>> = gold.iter().map(|r| tagger.tag(&r.tokens)).collect();
         let secs = started.elapsed().as_secs_f64();

@@ -340,3 +340,63 @@ pub fn add_coreferences(doc: &Document<'_>, spans: Vec<EntitySpan>) -> Vec<Entit
     out.sort_by_key(|s| s.start);
     out
 }
+
+/// A trained sequence tagger ([`crate::ner::Tagger`]) as an entity source. Each sentence is
+/// tagged as the training corpora are tokenised: words, and punctuation as tokens of its own.
+pub struct TaggerSource {
+    tagger: std::sync::Arc<crate::ner::Tagger>,
+}
+
+impl TaggerSource {
+    pub fn new(tagger: std::sync::Arc<crate::ner::Tagger>) -> Self {
+        TaggerSource { tagger }
+    }
+}
+
+impl EntitySource for TaggerSource {
+    fn name(&self) -> &'static str {
+        "tagger"
+    }
+
+    fn find(&self, doc: &Document<'_>, out: &mut Vec<EntitySpan>) {
+        let mut i = 0;
+        while i < doc.words.len() {
+            let sentence = doc.sentence[i];
+            let j = i + doc.sentence[i..].iter().take_while(|&&s| s == sentence).count();
+            let mut tokens: Vec<&str> = Vec::with_capacity(2 * (j - i));
+            let mut word_of: Vec<Option<usize>> = Vec::with_capacity(2 * (j - i));
+            for k in i..j {
+                tokens.push(doc.words[k].text);
+                word_of.push(Some(k));
+                let gap = doc.gap_after(k);
+                for (at, c) in gap.char_indices().filter(|(_, c)| !c.is_whitespace()) {
+                    tokens.push(&gap[at..at + c.len_utf8()]);
+                    word_of.push(None);
+                }
+            }
+            let mut tags = self.tagger.tag(&tokens);
+            // a name runs through "." (initials) and "&", not through other punctuation
+            // ("MEXICO CITY – Meksiko" is two names)
+            for ((t, w), token) in tags.iter_mut().zip(&word_of).zip(&tokens) {
+                if w.is_none() && !matches!(*token, "." | "&") {
+                    *t = "O";
+                }
+            }
+            for (a, b, kind) in crate::ner::spans(&tags) {
+                let mut words = word_of[a..b].iter().flatten();
+                let (Some(&first), last) = (words.next(), words.last()) else {
+                    continue;
+                };
+                let last = last.copied().unwrap_or(first);
+                out.push(EntitySpan {
+                    start: doc.words[first].start,
+                    end: doc.words[last].end,
+                    kind: EntityKind::from_name(&crate::ner::canonical_kind(&kind)),
+                    source: "tagger",
+                    priority: 1,
+                });
+            }
+            i = j.max(i + 1);
+        }
+    }
+}

@@ -14,7 +14,7 @@ mod numbers;
 mod quotes;
 
 pub use document::Document;
-pub use entities::{EntitySource, Gazetteer, NameRules};
+pub use entities::{EntitySource, Gazetteer, NameRules, TaggerSource};
 pub use lexicon::Lexicon;
 pub use numbers::parse_number;
 
@@ -40,6 +40,16 @@ impl EntityKind {
             EntityKind::Location => "LOCATION",
             EntityKind::Organization => "ORGANIZATION",
             EntityKind::Other(s) => s,
+        }
+    }
+
+    /// "PERSON" → Person, …; any other name is kept as it is.
+    pub fn from_name(name: &str) -> EntityKind {
+        match name {
+            "PERSON" => EntityKind::Person,
+            "LOCATION" => EntityKind::Location,
+            "ORGANIZATION" => EntityKind::Organization,
+            other => EntityKind::Other(other.to_string()),
         }
     }
 }
@@ -147,16 +157,34 @@ pub struct Extractor {
     pub max_keywords: usize,
 }
 
+/// The gazetteer, the rules and the compiled-in entity tagger (or, should it fail to load —
+/// it is checked by the tests — the gazetteer and rules alone, with a warning).
 impl Default for Extractor {
     fn default() -> Self {
-        Extractor {
-            sources: vec![Box::new(Gazetteer), Box::new(NameRules)],
-            max_keywords: 10,
+        match crate::ner::default_tagger() {
+            Ok(t) => Extractor::with_tagger(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "default entity tagger unavailable; gazetteer and rules only");
+                Extractor::without_tagger()
+            }
         }
     }
 }
 
 impl Extractor {
+    /// Gazetteer and capitalised-span rules only.
+    pub fn without_tagger() -> Self {
+        Extractor {
+            sources: vec![Box::new(Gazetteer), Box::new(NameRules)],
+            max_keywords: 10,
+        }
+    }
+
+    /// Gazetteer, rules and a trained tagger.
+    pub fn with_tagger(tagger: std::sync::Arc<crate::ner::Tagger>) -> Self {
+        Extractor::without_tagger().with_source(Box::new(TaggerSource::new(tagger)))
+    }
+
     /// Add an entity source (for example a trained tagger) to the pipeline.
     pub fn with_source(mut self, source: Box<dyn EntitySource>) -> Self {
         self.sources.push(source);

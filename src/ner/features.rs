@@ -110,6 +110,43 @@ fn gazetteer_marks(lower: &[String]) -> Vec<Option<(bool, &'static str)>> {
     marks
 }
 
+/// Lowercased organisation and place head words ("kementerian", "kabupaten").
+fn heads() -> &'static (FastMap<String, &'static str>, ()) {
+    static HEADS: OnceLock<(FastMap<String, &'static str>, ())> = OnceLock::new();
+    HEADS.get_or_init(|| {
+        let mut m = FastMap::default();
+        for h in crate::extract::lexicon::ORG_HEADS {
+            m.insert(h.to_lowercase(), "org");
+        }
+        for h in crate::extract::lexicon::PLACE_HEADS {
+            m.insert(h.to_lowercase(), "place");
+        }
+        (m, ())
+    })
+}
+
+/// Runs of capitalised tokens ("Universitas Gadjah Mada"): for each token in a run, the run's
+/// start and end (exclusive).
+fn capital_runs(tokens: &[&str]) -> Vec<Option<(usize, usize)>> {
+    let cap = |t: &str| t.chars().next().is_some_and(char::is_uppercase);
+    let mut out = vec![None; tokens.len()];
+    let mut i = 0;
+    while i < tokens.len() {
+        if cap(tokens[i]) {
+            let start = i;
+            while i < tokens.len() && cap(tokens[i]) {
+                i += 1;
+            }
+            for o in &mut out[start..i] {
+                *o = Some((start, i));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Does a person title ("presiden", "menteri luar negeri") end just before token `i`?
 fn after_title(lower: &[String], i: usize) -> bool {
     let lex = Lexicon::get();
@@ -160,6 +197,13 @@ impl Featurizer {
                 Some((false, _)) => "in",
                 None => "-",
             }
+        };
+        let runs = capital_runs(tokens);
+        let head = |i: isize| -> &str {
+            if i < 0 || i as usize >= n {
+                return "_";
+            }
+            heads().0.get(&lower[i as usize]).copied().unwrap_or("-")
         };
         let m = self.mask;
         let mut out = Vec::with_capacity(n);
@@ -216,7 +260,39 @@ impl Featurizer {
                 FeatureHash::new(23).part(suffix(word(ii - 1), 3)).bucket(m),
                 FeatureHash::new(24).part(suffix(word(ii + 1), 3)).bucket(m),
             ];
-            out.push(f.to_vec());
+            let mut f = f.to_vec();
+            // where the token sits in its capitalised run, and the run's first and last words
+            let (pos, run_first, run_last, run_len) = match runs[i] {
+                Some((a, b)) => (
+                    match (i == a, i + 1 == b) {
+                        (true, true) => "S",
+                        (true, false) => "B",
+                        (false, true) => "E",
+                        (false, false) => "I",
+                    },
+                    lower[a].as_str(),
+                    lower[b - 1].as_str(),
+                    (b - a).min(5),
+                ),
+                None => ("-", "", "", 0),
+            };
+            f.push(FeatureHash::new(25).part(pos).part(run_first).bucket(m));
+            f.push(FeatureHash::new(26).part(pos).part(run_last).bucket(m));
+            f.push(FeatureHash::new(27).part(pos).part(&run_len.to_string()).bucket(m));
+            f.push(
+                FeatureHash::new(28)
+                    .part(head(ii - 1))
+                    .part(head(ii))
+                    .part(head(ii + 1))
+                    .bucket(m),
+            );
+            f.push(FeatureHash::new(29).part(prefix(lw, 4)).bucket(m));
+            f.push(FeatureHash::new(30).part(suffix(lw, 5)).bucket(m));
+            f.push(FeatureHash::new(31).part(word(ii - 2)).part(word(ii - 1)).bucket(m));
+            f.push(FeatureHash::new(32).part(word(ii + 1)).part(word(ii + 2)).bucket(m));
+            f.push(FeatureHash::new(33).part(word(ii - 3)).bucket(m));
+            f.push(FeatureHash::new(34).part(word(ii + 3)).bucket(m));
+            out.push(f);
         }
         out
     }
@@ -241,7 +317,7 @@ mod tests {
         let f = Featurizer::new(12);
         let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."]);
         assert_eq!(s.len(), 6);
-        assert!(s.iter().all(|t| t.len() == 25 && t.iter().all(|&b| b < 4096)));
+        assert!(s.iter().all(|t| t.len() == 35 && t.iter().all(|&b| b < 4096)));
         assert!(f.sentence(&[]).is_empty());
         // the same word in the same context hashes the same
         assert_eq!(f.sentence(&["Meksiko"]), f.sentence(&["Meksiko"]));

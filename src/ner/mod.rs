@@ -16,6 +16,22 @@ use serde::{Deserialize, Serialize};
 
 pub use persist::{TaggerFileError, TAGGER_FORMAT_VERSION};
 
+/// The default entity model, trained from NERGrit (see `data/README.md` for the command and
+/// the licence) and compiled in.
+const DEFAULT_TAGGER: &[u8] = include_bytes!("../../data/models/entities.ner");
+
+/// The compiled-in default tagger, decoded once.
+pub fn default_tagger() -> Result<std::sync::Arc<Tagger>, String> {
+    static TAGGER: std::sync::OnceLock<Result<std::sync::Arc<Tagger>, String>> = std::sync::OnceLock::new();
+    TAGGER
+        .get_or_init(|| {
+            Tagger::from_bytes(DEFAULT_TAGGER, std::path::Path::new("data/models/entities.ner"))
+                .map(std::sync::Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NerError {
     #[error("invalid tagger setting: {0}")]
@@ -226,6 +242,14 @@ where
     }
 }
 
+/// A BIO tag with its kind made canonical ("B-PLC" → "B-LOCATION"); "O" and other tags as they are.
+pub fn canonical_tag(tag: &str) -> String {
+    match tag.split_once('-') {
+        Some((p @ ("B" | "I"), kind)) => format!("{p}-{}", canonical_kind(kind)),
+        _ => tag.to_string(),
+    }
+}
+
 /// Corpus kinds onto warta's: PER/PPL/PERSON → PERSON, PLACE/PLC/LOC/GPE → LOCATION,
 /// ORG/ORGANISATION/IND (NERP's institutions) → ORGANIZATION; others keep their name.
 pub fn canonical_kind(kind: &str) -> String {
@@ -307,6 +331,18 @@ mod tests {
     }
 
     #[test]
+    fn the_default_tagger_loads_and_finds_people_and_places() {
+        let t = default_tagger().expect("default tagger");
+        let tokens = [
+            "Menteri", "Luar", "Negeri", "Antony", "Blinken", "tiba", "di", "Meksiko", ".",
+        ];
+        let tags = t.tag(&tokens);
+        let found = spans(&tags);
+        assert!(found.contains(&(3, 5, "PERSON".to_string())), "{tags:?}");
+        assert!(found.iter().any(|s| s.0 == 7 && s.2 == "LOCATION"), "{tags:?}");
+    }
+
+    #[test]
     fn spans_read_bio_like_conll() {
         let tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-ORG", "I-PER"];
         assert_eq!(
@@ -321,5 +357,7 @@ mod tests {
         assert_eq!(canonical_kind("PLC"), "LOCATION");
         assert_eq!(canonical_kind("ORGANISATION"), "ORGANIZATION");
         assert_eq!(canonical_kind("EVT"), "EVT");
+        assert_eq!(canonical_tag("I-PPL"), "I-PERSON");
+        assert_eq!(canonical_tag("O"), "O");
     }
 }

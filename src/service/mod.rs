@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub max_text_bytes: usize,
     /// How long health reports NOT_SERVING before the server stops accepting.
     pub shutdown_grace: Duration,
+    /// Entity tagger for Extract (`None`: the compiled-in default).
+    pub tagger: Option<Arc<crate::ner::Tagger>>,
 }
 
 impl Default for ServerOptions {
@@ -46,6 +48,7 @@ impl Default for ServerOptions {
             max_message_bytes: 4 * 1024 * 1024,
             max_batch: 1024,
             max_text_bytes: 1024 * 1024,
+            tagger: None,
             shutdown_grace: Duration::ZERO,
         }
     }
@@ -85,7 +88,10 @@ impl State {
     pub fn new(options: ServerOptions) -> Self {
         State {
             model: RwLock::new(None),
-            extractor: Extractor::default(),
+            extractor: match &options.tagger {
+                Some(t) => Extractor::with_tagger(t.clone()),
+                None => Extractor::default(),
+            },
             options,
             draining: std::sync::atomic::AtomicBool::new(false),
         }
