@@ -147,6 +147,103 @@ fn capital_runs(tokens: &[&str]) -> Vec<Option<(usize, usize)>> {
     out
 }
 
+/// Names seen as entities in training: hashed lowercase token sequences → kind. No text is
+/// kept, only 64-bit hashes. Training builds it jackknifed (each fold's sentences see the names
+/// of the other folds only), so the tagger learns how far to trust it on unseen text.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EntityDict {
+    kinds: Vec<String>,
+    names: Vec<(u64, u16)>,
+    #[serde(skip)]
+    index: FastMap<u64, u16>,
+    max_len: usize,
+}
+
+/// Longest name the dictionary keeps, in tokens.
+const DICT_MAX_TOKENS: usize = 6;
+
+fn seq_hash<S: AsRef<str>>(tokens: &[S]) -> u64 {
+    let mut h = FeatureHash::new(200);
+    for t in tokens {
+        h = h.part(t.as_ref());
+    }
+    h.0
+}
+
+impl EntityDict {
+    /// From tagged sentences: every gold span (lowercased) with its most frequent kind.
+    pub fn build<'a>(sentences: impl Iterator<Item = (&'a [String], &'a [String])>) -> Self {
+        let mut counts: FastMap<u64, FastMap<String, u32>> = FastMap::default();
+        for (tokens, tags) in sentences {
+            for (a, b, kind) in super::spans(tags) {
+                if b - a > DICT_MAX_TOKENS || b > tokens.len() {
+                    continue;
+                }
+                let lower: Vec<String> = tokens[a..b].iter().map(|t| t.to_lowercase()).collect();
+                *counts.entry(seq_hash(&lower)).or_default().entry(kind).or_insert(0) += 1;
+            }
+        }
+        let mut kinds: Vec<String> = counts.values().flat_map(|m| m.keys().cloned()).collect();
+        kinds.sort();
+        kinds.dedup();
+        let mut names: Vec<(u64, u16)> = counts
+            .into_iter()
+            .filter_map(|(h, m)| {
+                let best = m.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+                Some((h, kinds.binary_search(&best.0).ok()? as u16))
+            })
+            .collect();
+        names.sort_unstable();
+        EntityDict::from_parts(kinds, names)
+    }
+
+    fn from_parts(kinds: Vec<String>, names: Vec<(u64, u16)>) -> Self {
+        let index = names.iter().copied().collect();
+        EntityDict {
+            kinds,
+            names,
+            index,
+            max_len: DICT_MAX_TOKENS,
+        }
+    }
+
+    /// Rebuild the lookup index after deserialising; false if the dictionary is inconsistent.
+    pub fn reindex(&mut self) -> bool {
+        self.index = self.names.iter().copied().collect();
+        self.max_len = DICT_MAX_TOKENS;
+        self.names.iter().all(|&(_, k)| (k as usize) < self.kinds.len())
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Per token: the dictionary name covering it, longest match first, left to right.
+    fn marks(&self, lower: &[String]) -> Vec<Option<(bool, &str)>> {
+        let mut marks = vec![None; lower.len()];
+        let mut i = 0;
+        while i < lower.len() {
+            let mut matched = 0;
+            for len in (1..=self.max_len.min(lower.len() - i)).rev() {
+                if let Some(&k) = self.index.get(&seq_hash(&lower[i..i + len])) {
+                    let kind = self.kinds.get(k as usize).map_or("?", String::as_str);
+                    for (j, m) in marks[i..i + len].iter_mut().enumerate() {
+                        *m = Some((j == 0, kind));
+                    }
+                    matched = len;
+                    break;
+                }
+            }
+            i += matched.max(1);
+        }
+        marks
+    }
+}
+
 /// Does a person title ("presiden", "menteri luar negeri") end just before token `i`?
 fn after_title(lower: &[String], i: usize) -> bool {
     let lex = Lexicon::get();
@@ -166,9 +263,21 @@ impl Featurizer {
         }
     }
 
-    /// Feature buckets of each token, `out[i]` for `tokens[i]`.
-    pub fn sentence(&self, tokens: &[&str]) -> Vec<Vec<u32>> {
+    /// Feature buckets of each token, `out[i]` for `tokens[i]`; `dict` adds membership in the
+    /// names seen in training.
+    pub fn sentence(&self, tokens: &[&str], dict: Option<&EntityDict>) -> Vec<Vec<u32>> {
         let lower: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
+        let dict_marks = dict.map(|d| d.marks(&lower));
+        let dict_at = |i: isize| -> String {
+            match &dict_marks {
+                None => "_".into(),
+                Some(_) if i < 0 || i as usize >= tokens.len() => "_".into(),
+                Some(m) => match m[i as usize] {
+                    Some((b, k)) => format!("{}{k}", if b { "B-" } else { "I-" }),
+                    None => "-".into(),
+                },
+            }
+        };
         let shapes: Vec<String> = tokens.iter().map(|t| shape(t)).collect();
         let gaz = gazetteer_marks(&lower);
         let n = tokens.len();
@@ -292,6 +401,16 @@ impl Featurizer {
             f.push(FeatureHash::new(32).part(word(ii + 1)).part(word(ii + 2)).bucket(m));
             f.push(FeatureHash::new(33).part(word(ii - 3)).bucket(m));
             f.push(FeatureHash::new(34).part(word(ii + 3)).bucket(m));
+            let here = dict_at(ii);
+            f.push(FeatureHash::new(35).part(&here).bucket(m));
+            f.push(
+                FeatureHash::new(36)
+                    .part(&dict_at(ii - 1))
+                    .part(&here)
+                    .part(&dict_at(ii + 1))
+                    .bucket(m),
+            );
+            f.push(FeatureHash::new(37).part(&here).part(&shapes[i]).bucket(m));
             out.push(f);
         }
         out
@@ -301,6 +420,32 @@ impl Featurizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_entity_dictionary_marks_known_names_only() {
+        let tokens: Vec<String> = ["Joko", "Widodo", "ke", "Bogor"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let tags: Vec<String> = ["B-PER", "I-PER", "O", "B-LOC"].iter().map(|s| s.to_string()).collect();
+        let d = EntityDict::build(std::iter::once((tokens.as_slice(), tags.as_slice())));
+        assert_eq!(d.len(), 2);
+        let lower: Vec<String> = ["kata", "joko", "widodo", "di", "bogor"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = d.marks(&lower);
+        assert_eq!(
+            m,
+            [
+                None,
+                Some((true, "PER")),
+                Some((false, "PER")),
+                None,
+                Some((true, "LOC"))
+            ]
+        );
+    }
 
     #[test]
     fn shapes_and_affixes() {
@@ -315,11 +460,11 @@ mod tests {
     #[test]
     fn every_token_gets_the_same_number_of_features_in_range() {
         let f = Featurizer::new(12);
-        let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."]);
+        let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."], None);
         assert_eq!(s.len(), 6);
-        assert!(s.iter().all(|t| t.len() == 35 && t.iter().all(|&b| b < 4096)));
-        assert!(f.sentence(&[]).is_empty());
+        assert!(s.iter().all(|t| t.len() == 38 && t.iter().all(|&b| b < 4096)));
+        assert!(f.sentence(&[], None).is_empty());
         // the same word in the same context hashes the same
-        assert_eq!(f.sentence(&["Meksiko"]), f.sentence(&["Meksiko"]));
+        assert_eq!(f.sentence(&["Meksiko"], None), f.sentence(&["Meksiko"], None));
     }
 }

@@ -9,7 +9,7 @@ pub mod perceptron;
 mod persist;
 
 use crate::text::fasthash::FastMap;
-use features::Featurizer;
+use features::{EntityDict, Featurizer};
 use linfa::prelude::*;
 use perceptron::{bio_transitions, ChainModel, PerceptronParams, SequenceRecords};
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,8 @@ pub struct NerConfig {
 impl Default for NerConfig {
     fn default() -> Self {
         NerConfig {
-            hash_bits: 18,
-            epochs: 12,
+            hash_bits: 20,
+            epochs: 20,
         }
     }
 }
@@ -82,8 +82,13 @@ pub struct Tagger {
     tags: Vec<String>,
     hash_bits: u8,
     model: ChainModel,
+    /// Names seen as entities in training (hashed).
+    dict: EntityDict,
     pub meta: TaggerMeta,
 }
+
+/// Folds of the jackknifed entity dictionary.
+const DICT_FOLDS: usize = 5;
 
 impl Tagger {
     /// Train on tagged sentences.
@@ -114,8 +119,25 @@ impl Tagger {
                     s.tags.len()
                 )));
             }
+        }
+        // each fold's sentences see a dictionary built from the other folds: the weight the
+        // tagger learns for "a known name" is what it is worth on names it has not seen
+        let fold_dicts: Vec<EntityDict> = (0..DICT_FOLDS)
+            .map(|f| {
+                EntityDict::build(
+                    sentences
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % DICT_FOLDS != f)
+                        .map(|(_, s)| (s.tokens.as_slice(), s.tags.as_slice())),
+                )
+            })
+            .collect();
+        for (n, s) in sentences.iter().enumerate() {
             let tokens: Vec<&str> = s.tokens.iter().map(String::as_str).collect();
-            records.sentences.push(featurizer.sentence(&tokens));
+            records
+                .sentences
+                .push(featurizer.sentence(&tokens, Some(&fold_dicts[n % DICT_FOLDS])));
             targets.push(s.tags.iter().map(|t| index[t.as_str()]).collect::<Vec<usize>>());
         }
         let dataset = DatasetBase::new(records, targets);
@@ -123,10 +145,12 @@ impl Tagger {
             .epochs(config.epochs)
             .check()?
             .fit_with(&dataset, bio_transitions(&tags))?;
+        let dict = EntityDict::build(sentences.iter().map(|s| (s.tokens.as_slice(), s.tags.as_slice())));
         Ok(Tagger {
             tags,
             hash_bits: config.hash_bits,
             model,
+            dict,
             meta: TaggerMeta {
                 trained_at_unix: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -137,7 +161,15 @@ impl Tagger {
         })
     }
 
-    /// Check a decoded model (file loading calls this).
+    /// Rebuild lookup indexes after decoding, and check the model (file loading calls this).
+    pub(crate) fn reindex(&mut self) -> Result<(), String> {
+        if !self.dict.reindex() {
+            return Err("the entity dictionary refers to unknown kinds".into());
+        }
+        self.validate()
+    }
+
+    /// Check a model.
     pub fn validate(&self) -> Result<(), String> {
         if !(12..=24).contains(&self.hash_bits) {
             return Err(format!("hash_bits {} out of range", self.hash_bits));
@@ -159,7 +191,7 @@ impl Tagger {
     /// The tag of every token.
     pub fn tag<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<&str> {
         let tokens: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
-        let feats = Featurizer::new(self.hash_bits).sentence(&tokens);
+        let feats = Featurizer::new(self.hash_bits).sentence(&tokens, Some(&self.dict));
         self.model
             .decode(&feats)
             .into_iter()

@@ -95,14 +95,17 @@ pub fn bio_transitions(tags: &[String]) -> Vec<bool> {
     allowed
 }
 
-/// Stored form: emission weights quantised to i16 with one scale (postcard writes small
-/// integers in one or two bytes: a third of the f32 size, and decoding is unchanged to
+/// Stored form: emission weights quantised to i16 with one scale (decoding is unchanged to
 /// within 1/32767 of the largest weight).
+///
+/// Most weights are zero (a bucket touches few tags), so the quantised emissions are stored as
+/// (zeros skipped, value) pairs: the default model is a few MB instead of tens.
 #[derive(Serialize, Deserialize)]
 struct ChainData {
     tags: usize,
     scale: f32,
-    emission: Vec<i16>,
+    emission_len: u32,
+    emission: Vec<(u32, i16)>,
     transition: Vec<f32>,
     allowed: Vec<bool>,
 }
@@ -115,10 +118,22 @@ impl From<ChainModel> for ChainData {
         } else {
             1.0
         };
+        let mut emission = Vec::new();
+        let mut zeros = 0u32;
+        for w in &m.emission {
+            let q = (w / scale).round() as i16;
+            if q == 0 {
+                zeros += 1;
+            } else {
+                emission.push((zeros, q));
+                zeros = 0;
+            }
+        }
         ChainData {
             tags: m.tags,
             scale,
-            emission: m.emission.iter().map(|w| (w / scale).round() as i16).collect(),
+            emission_len: m.emission.len() as u32,
+            emission,
             transition: m.transition,
             allowed: m.allowed,
         }
@@ -132,9 +147,17 @@ impl TryFrom<ChainData> for ChainModel {
         if !(d.scale.is_finite() && d.scale > 0.0) {
             return Err(format!("bad weight scale {}", d.scale));
         }
+        let len = d.emission_len as usize;
+        let mut emission = vec![0.0f32; len];
+        let mut at = 0usize;
+        for (zeros, q) in d.emission {
+            at = at.saturating_add(zeros as usize);
+            *emission.get_mut(at).ok_or("emission weights overflow their length")? = q as f32 * d.scale;
+            at += 1;
+        }
         Ok(ChainModel {
             tags: d.tags,
-            emission: d.emission.iter().map(|&q| q as f32 * d.scale).collect(),
+            emission,
             transition: d.transition,
             allowed: d.allowed,
         })

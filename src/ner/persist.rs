@@ -6,7 +6,7 @@ use crate::model::fnv1a;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00NE";
-pub const TAGGER_FORMAT_VERSION: u16 = 1;
+pub const TAGGER_FORMAT_VERSION: u16 = 2;
 const HEADER: usize = 8 + 2 + 8;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +54,12 @@ impl Tagger {
         if u64::from_le_bytes(sum) != fnv1a(body) {
             return Err(TaggerFileError::Corrupt { path });
         }
-        let tagger: Tagger = postcard::from_bytes(body).map_err(|e| TaggerFileError::Decode {
+        let mut tagger: Tagger = postcard::from_bytes(body).map_err(|e| TaggerFileError::Decode {
             path: path.clone(),
             reason: e.to_string(),
         })?;
         tagger
-            .validate()
+            .reindex()
             .map_err(|reason| TaggerFileError::Decode { path, reason })?;
         Ok(tagger)
     }
