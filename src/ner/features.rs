@@ -8,6 +8,10 @@ use crate::text::fasthash::FastMap;
 use crate::text::is_stopword;
 use std::sync::OnceLock;
 
+/// Version of the feature templates below; bump it whenever a feature changes, so an entity
+/// model trained on other features is refused instead of silently mis-tagging.
+pub const FEATURE_SET: u16 = 2;
+
 /// 64-bit FNV-1a over a template id and its parts, mixed so the low bits pick a bucket.
 struct FeatureHash(u64);
 
@@ -388,6 +392,17 @@ impl Featurizer {
             f.push(FeatureHash::new(25).part(pos).part(run_first).bucket(m));
             f.push(FeatureHash::new(26).part(pos).part(run_last).bucket(m));
             f.push(FeatureHash::new(27).part(pos).part(&run_len.to_string()).bucket(m));
+            // a head word anywhere in the run ("Fakultas Ekonomi Universitas Indonesia")
+            let run_heads = match runs[i] {
+                Some((a, b)) => {
+                    let mut kinds: Vec<&str> = (a..b).filter_map(|k| heads().0.get(&lower[k]).copied()).collect();
+                    kinds.sort_unstable();
+                    kinds.dedup();
+                    kinds.join("+")
+                }
+                None => "_".into(),
+            };
+            f.push(FeatureHash::new(38).part(pos).part(&run_heads).bucket(m));
             f.push(
                 FeatureHash::new(28)
                     .part(head(ii - 1))
@@ -462,7 +477,7 @@ mod tests {
         let f = Featurizer::new(12);
         let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."], None);
         assert_eq!(s.len(), 6);
-        assert!(s.iter().all(|t| t.len() == 38 && t.iter().all(|&b| b < 4096)));
+        assert!(s.iter().all(|t| t.len() == 39 && t.iter().all(|&b| b < 4096)));
         assert!(f.sentence(&[], None).is_empty());
         // the same word in the same context hashes the same
         assert_eq!(f.sentence(&["Meksiko"], None), f.sentence(&["Meksiko"], None));

@@ -79,6 +79,9 @@ pub struct TaggerMeta {
 /// A trained tagger: tag names, feature hashing width and the chain model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tagger {
+    /// [`features::FEATURE_SET`] at training time: a model only makes sense with the features
+    /// it was trained on.
+    feature_set: u16,
     tags: Vec<String>,
     hash_bits: u8,
     model: ChainModel,
@@ -147,6 +150,7 @@ impl Tagger {
             .fit_with(&dataset, bio_transitions(&tags))?;
         let dict = EntityDict::build(sentences.iter().map(|s| (s.tokens.as_slice(), s.tags.as_slice())));
         Ok(Tagger {
+            feature_set: features::FEATURE_SET,
             tags,
             hash_bits: config.hash_bits,
             model,
@@ -171,6 +175,13 @@ impl Tagger {
 
     /// Check a model.
     pub fn validate(&self) -> Result<(), String> {
+        if self.feature_set != features::FEATURE_SET {
+            return Err(format!(
+                "trained with feature set {}, this build computes feature set {}: retrain it with `warta train-ner`",
+                self.feature_set,
+                features::FEATURE_SET
+            ));
+        }
         if !(12..=24).contains(&self.hash_bits) {
             return Err(format!("hash_bits {} out of range", self.hash_bits));
         }
