@@ -726,19 +726,26 @@ impl Vectorizer {
     /// (its first occurrence).
     fn scan(&self, text: &str, weight: f32, names: Option<&mut FastMap<u32, String>>) -> (Counts, Counts) {
         let mut hits = Hits::default();
-        self.scan_into(text, weight, names, &mut hits);
+        self.scan_into(text, weight, names, &mut hits, &mut ScanBufs::default());
         (merge(hits.words), merge(hits.chars))
     }
 
     /// The feature occurrences of one text, in text order, into `sink`.
-    fn scan_into(&self, text: &str, weight: f32, mut names: Option<&mut FastMap<u32, String>>, sink: &mut impl Sink) {
+    fn scan_into(
+        &self,
+        text: &str,
+        weight: f32,
+        mut names: Option<&mut FastMap<u32, String>>,
+        sink: &mut impl Sink,
+        bufs: &mut ScanBufs,
+    ) {
         let cfg = &self.config;
         let hashing = cfg.hash_bits > 0;
         let mask = (1u64 << cfg.hash_bits) - 1;
         let char_base = self.word_features as u32;
-        let mut toks: Vec<u64> = Vec::with_capacity(text.len() / 6);
+        let ScanBufs { toks, chars: buf } = bufs;
+        toks.clear();
         let mut surfaces: Vec<String> = Vec::new();
-        let mut buf = CharBuf::default();
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
         analyze_each(text, false, |t| {
             let looked = self.term_index.get(t).copied();
@@ -756,7 +763,7 @@ impl Vectorizer {
                     sink.char(f, w);
                 }
             } else if cfg.char_ngrams() {
-                for_each_char_gram(t, cfg.char_ngram_min, cfg.char_ngram_max, &mut buf, |h, _| {
+                for_each_char_gram(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |h, _| {
                     let f = if hashing {
                         Some(char_base + (h & mask) as u32)
                     } else {
@@ -881,32 +888,52 @@ impl Vectorizer {
             let Ok(mut scratch) = cell.try_borrow_mut() else {
                 return self.transform(text);
             };
-            if scratch.len() < self.len() {
-                scratch.resize(self.len(), 0.0);
+            let Scratch {
+                counts,
+                words,
+                chars,
+                bufs,
+            } = &mut *scratch;
+            if counts.len() < self.len() {
+                counts.resize(self.len(), 0.0);
             }
+            words.clear();
+            chars.clear();
             let mut dense = Dense {
-                counts: &mut scratch,
-                words: Vec::with_capacity(64),
-                chars: Vec::new(),
+                counts,
+                words: std::mem::take(words),
+                chars: std::mem::take(chars),
             };
-            self.scan_into(text, self.config.lead_weight, None, &mut dense);
-            let Dense { counts, words, chars } = dense;
+            self.scan_into(text, self.config.lead_weight, None, &mut dense, bufs);
+            let Dense {
+                counts,
+                words: w,
+                chars: c,
+            } = dense;
             let mut out = SparseVec {
-                indices: Vec::with_capacity(words.len() + chars.len()),
-                values: Vec::with_capacity(words.len() + chars.len()),
+                indices: Vec::with_capacity(w.len() + c.len()),
+                values: Vec::with_capacity(w.len() + c.len()),
             };
             let scale = if self.config.char_ngrams() {
                 std::f32::consts::FRAC_1_SQRT_2
             } else {
                 1.0
             };
-            for block in [&words, &chars] {
-                let pairs: Vec<(u32, f32)> = block
-                    .iter()
-                    .map(|&f| (f, std::mem::replace(&mut counts[f as usize], 0.0)))
-                    .collect();
-                self.weigh(&pairs, scale, &mut out);
+            for block in [&w, &c] {
+                let start = out.values.len();
+                for &f in block.iter() {
+                    let tf = std::mem::replace(&mut counts[f as usize], 0.0);
+                    let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
+                    let v = tf * self.idf[f as usize];
+                    if v > 0.0 {
+                        out.indices.push(f);
+                        out.values.push(v);
+                    }
+                }
+                normalise(&mut out.values[start..], scale);
             }
+            *words = w;
+            *chars = c;
             out
         })
     }
@@ -922,12 +949,7 @@ impl Vectorizer {
                 out.values.push(v);
             }
         }
-        let block = &mut out.values[start..];
-        let sum = block.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if sum > 0.0 {
-            let k = norm / sum;
-            block.iter_mut().for_each(|v| *v *= k);
-        }
+        normalise(&mut out.values[start..], norm);
     }
 }
 
@@ -993,8 +1015,34 @@ impl Sink for Dense<'_> {
 /// hashed spaces use the sorted path.
 const DENSE_MAX: usize = 1 << 22;
 
+/// Buffers one scan reuses: the text's term tokens, and a term's padded characters.
+#[derive(Default)]
+struct ScanBufs {
+    toks: Vec<u64>,
+    chars: CharBuf,
+}
+
+/// Per-thread buffers for prediction: dense counts (all zero between calls), touched lists,
+/// scan buffers. Reused, so a prediction allocates only its output.
+#[derive(Default)]
+struct Scratch {
+    counts: Vec<f32>,
+    words: Vec<u32>,
+    chars: Vec<u32>,
+    bufs: ScanBufs,
+}
+
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Scale a block of values to L2 norm `norm` (all-zero blocks stay zero).
+fn normalise(block: &mut [f32], norm: f32) {
+    let sum = block.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if sum > 0.0 {
+        let k = norm / sum;
+        block.iter_mut().for_each(|v| *v *= k);
+    }
 }
 
 /// Sort (feature, count) pairs by feature and add up repeats.
