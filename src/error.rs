@@ -15,6 +15,9 @@ pub enum Error {
     TooLarge { field: String, message: String },
     #[error("the model is still loading; retry shortly")]
     NotReady,
+    /// Admission control: every request slot is taken; the client should back off and retry.
+    #[error("the server is at its limit of {0} concurrent requests; retry with backoff")]
+    Overloaded(usize),
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error(transparent)]
@@ -45,7 +48,7 @@ impl Error {
     pub fn code(&self) -> Code {
         match self {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::TooLarge { .. } => Code::ResourceExhausted,
+            Error::TooLarge { .. } | Error::Overloaded(_) => Code::ResourceExhausted,
             Error::NotReady | Error::ShuttingDown => Code::Unavailable,
             Error::ModelFile(_)
             | Error::TaggerFile(_)

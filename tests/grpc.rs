@@ -554,3 +554,125 @@ async fn extract_uses_the_trained_tagger_for_names_no_list_or_rule_knows() {
     };
     assert!(tagged("Budi Santoso") && tagged("Siti Rahayu"), "{:?}", r.entities);
 }
+
+#[tokio::test]
+async fn with_a_token_article_calls_need_it_and_health_does_not() {
+    let server = TestServer::start(
+        async { Ok(ServedModel::new(small_model(), "t")) },
+        ServerOptions {
+            api_token: Some("s3cret-token".into()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut health = HealthClient::new(server.channel().await);
+    let mut client = server.client().await;
+    // health stays open for probes (and says when the model is ready)
+    let mut ready = false;
+    for _ in 0..200 {
+        let r = health
+            .check(HealthCheckRequest { service: String::new() })
+            .await
+            .expect("health without a token");
+        if r.into_inner().status == ServingStatus::Serving as i32 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready);
+    let err = client
+        .classify(classify_req(article("a", "migran di perbatasan"), 1))
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let mut wrong = tonic::Request::new(classify_req(article("a", "migran di perbatasan"), 1));
+    wrong
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret-tokeN".parse().expect("header"));
+    assert_eq!(
+        client.classify(wrong).await.expect_err("wrong").code(),
+        Code::Unauthenticated
+    );
+    let mut right = tonic::Request::new(classify_req(article("a", "migran di perbatasan"), 1));
+    right
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret-token".parse().expect("header"));
+    assert_eq!(
+        client
+            .classify(right)
+            .await
+            .expect("right token")
+            .into_inner()
+            .labels
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_full_server_sheds_load_with_resource_exhausted_and_recovers() {
+    let server = TestServer::start(
+        async { Ok(ServedModel::new(small_model(), "t")) },
+        ServerOptions {
+            max_in_flight: 1,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let client = server.ready_client().await;
+    // ~2.6 MB per call: under the 4 MiB message limit, tens of milliseconds of work
+    let batch: Vec<_> = (0..1000)
+        .map(|i| article(&i.to_string(), SEED_001))
+        .collect::<Option<Vec<_>>>()
+        .expect("articles");
+    let calls = (0..6).map(|_| {
+        let mut c = client.clone();
+        let req = batch_req(batch.clone(), 1);
+        tokio::spawn(async move { c.classify_batch(req).await })
+    });
+    let (mut ok, mut shed) = (0, 0);
+    for call in calls.collect::<Vec<_>>() {
+        match call.await.expect("task") {
+            Ok(r) => {
+                assert_eq!(r.into_inner().results.len(), 1000);
+                ok += 1;
+            }
+            Err(s) => {
+                assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+                assert!(s.message().contains("concurrent requests"));
+                shed += 1;
+            }
+        }
+    }
+    assert!(ok >= 1 && shed >= 1, "ok {ok}, shed {shed}");
+    // the slot is free again once the work is done
+    let mut c = client.clone();
+    c.classify(classify_req(article("a", "migran"), 1))
+        .await
+        .expect("after the burst");
+}
+
+#[tokio::test]
+async fn a_client_deadline_is_answered_promptly() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.ready_client().await;
+    let batch: Vec<_> = (0..1000)
+        .map(|i| article(&i.to_string(), SEED_001))
+        .collect::<Option<Vec<_>>>()
+        .expect("articles");
+    let mut req = tonic::Request::new(batch_req(batch, 1));
+    req.set_timeout(Duration::from_millis(3));
+    let started = std::time::Instant::now();
+    let err = client.classify_batch(req).await.expect_err("deadline");
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    // and the server goes on answering
+    client
+        .classify(classify_req(article("a", "migran"), 1))
+        .await
+        .expect("after a deadline");
+}

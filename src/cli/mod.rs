@@ -110,6 +110,17 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, report NOT_SERVING for this long before refusing new connections.
     #[arg(long, env = "WARTA_SHUTDOWN_GRACE_MS", default_value_t = 0)]
     pub shutdown_grace_ms: u64,
+    /// Most requests worked on at once (a stream counts as one); more are refused with
+    /// RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "WARTA_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+    /// Deadline of every call in milliseconds; a client's shorter grpc-timeout wins.
+    #[arg(long, env = "WARTA_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Require "authorization: Bearer <token>" on ArticleService calls (health and reflection stay
+    /// open). Read it from the environment rather than the command line, where `ps` shows it.
+    #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +291,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         max_text_bytes: args.max_text_bytes,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         tagger: load_tagger(args.ner_model.as_ref())?,
+        max_in_flight: args.max_in_flight as usize,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        api_token: args.api_token.clone(),
     };
     crate::service::run(listener, model, options, crate::shutdown::signal()).await
 }

@@ -190,6 +190,7 @@ impl ArticleApi {
     async fn classify_stream_inner(
         &self,
         request: Request<Streaming<pb::ClassifyRequest>>,
+        slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<Response<ClassifyStreamOut>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
@@ -204,6 +205,7 @@ impl ArticleApi {
         );
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         tokio::spawn(async move {
+            let _slot = slot;
             while let Some(chunk) = inbound.next().await {
                 let mut requests = Vec::with_capacity(chunk.len());
                 let mut failure = None;
@@ -278,7 +280,11 @@ impl ArticleApi {
 impl ArticleService for ArticleApi {
     async fn classify(&self, request: Request<pb::ClassifyRequest>) -> Result<Response<pb::ClassifyResponse>, Status> {
         let started = std::time::Instant::now();
-        logged("Classify", started, self.classify_inner(request).await)
+        let result = match self.state.admit() {
+            Ok(_slot) => self.classify_inner(request).await,
+            Err(e) => Err(e.into()),
+        };
+        logged("Classify", started, result)
     }
 
     async fn classify_batch(
@@ -286,7 +292,11 @@ impl ArticleService for ArticleApi {
         request: Request<pb::ClassifyBatchRequest>,
     ) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
         let started = std::time::Instant::now();
-        logged("ClassifyBatch", started, self.classify_batch_inner(request).await)
+        let result = match self.state.admit() {
+            Ok(_slot) => self.classify_batch_inner(request).await,
+            Err(e) => Err(e.into()),
+        };
+        logged("ClassifyBatch", started, result)
     }
 
     type ClassifyStreamStream = ClassifyStreamOut;
@@ -296,12 +306,21 @@ impl ArticleService for ArticleApi {
         request: Request<Streaming<pb::ClassifyRequest>>,
     ) -> Result<Response<Self::ClassifyStreamStream>, Status> {
         let started = std::time::Instant::now();
-        logged("ClassifyStream", started, self.classify_stream_inner(request).await)
+        // a stream holds one slot for its whole life
+        let result = match self.state.admit() {
+            Ok(slot) => self.classify_stream_inner(request, slot).await,
+            Err(e) => Err(e.into()),
+        };
+        logged("ClassifyStream", started, result)
     }
 
     async fn extract(&self, request: Request<pb::ExtractRequest>) -> Result<Response<pb::ExtractResponse>, Status> {
         let started = std::time::Instant::now();
-        logged("Extract", started, self.extract_inner(request).await)
+        let result = match self.state.admit() {
+            Ok(_slot) => self.extract_inner(request).await,
+            Err(e) => Err(e.into()),
+        };
+        logged("Extract", started, result)
     }
 
     async fn get_model_info(

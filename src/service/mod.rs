@@ -7,6 +7,7 @@
 //! accepting and lets in-flight requests finish.
 
 mod article;
+mod auth;
 mod convert;
 mod oversize;
 
@@ -40,6 +41,14 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Entity tagger for Extract (`None`: the compiled-in default).
     pub tagger: Option<Arc<crate::ner::Tagger>>,
+    /// Most requests (a stream counts as one) worked on at once; more are refused at once
+    /// with RESOURCE_EXHAUSTED instead of queueing without bound.
+    pub max_in_flight: usize,
+    /// Deadline for every call; a client's shorter `grpc-timeout` wins.
+    pub request_timeout: Duration,
+    /// When set, ArticleService calls need `authorization: Bearer <token>` (health and
+    /// reflection stay open for probes and tooling).
+    pub api_token: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -49,6 +58,9 @@ impl Default for ServerOptions {
             max_batch: 1024,
             max_text_bytes: 1024 * 1024,
             tagger: None,
+            max_in_flight: 256,
+            request_timeout: Duration::from_secs(30),
+            api_token: None,
             shutdown_grace: Duration::ZERO,
         }
     }
@@ -79,6 +91,7 @@ impl ServedModel {
 /// State shared by the handlers.
 pub struct State {
     model: RwLock<Option<Arc<ServedModel>>>,
+    admission: Arc<tokio::sync::Semaphore>,
     pub extractor: Extractor,
     pub options: ServerOptions,
     draining: std::sync::atomic::AtomicBool,
@@ -88,6 +101,7 @@ impl State {
     pub fn new(options: ServerOptions) -> Self {
         State {
             model: RwLock::new(None),
+            admission: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight.max(1))),
             extractor: match &options.tagger {
                 Some(t) => Extractor::with_tagger(t.clone()),
                 None => Extractor::default(),
@@ -105,6 +119,16 @@ impl State {
             .read()
             .map_err(|_| Error::Internal("model lock poisoned".into()))?;
         guard.clone().ok_or(Error::NotReady)
+    }
+
+    /// A request slot, or RESOURCE_EXHAUSTED at once when all are taken (load shedding: a
+    /// refused request costs nothing; a queued one would only time out later).
+    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        self.accepting()?;
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Overloaded(self.options.max_in_flight))
     }
 
     /// Refuse new work while draining.
@@ -238,10 +262,19 @@ where
     let api = ArticleServiceServer::new(ArticleApi::new(state.clone()))
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes.max(16 * 1024 * 1024));
+    let api =
+        tonic::service::interceptor::InterceptedService::new(api, auth::BearerToken::new(options.api_token.clone()));
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     tonic::transport::Server::builder()
+        // the server's deadline; a client's shorter grpc-timeout wins
+        .timeout(options.request_timeout)
+        // pings every 30 s find dead peers; grpc-go clients accept this (they ping no more
+        // often than every 10 s by default, and we never send GOAWAY for pings)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_nodelay(true)
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
         .layer(oversize::OversizeLayer)
         .add_service(health_service)
