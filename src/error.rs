@@ -15,6 +15,9 @@ pub enum Error {
     TooLarge { field: String, message: String },
     #[error("the model is still loading; retry shortly")]
     NotReady,
+    /// A model that cannot replace the served one (the served one stays).
+    #[error("model not reloaded: {0}")]
+    Reload(String),
     /// Admission control: every request slot is taken; the client should back off and retry.
     #[error("the server is at its limit of {0} concurrent requests; retry with backoff")]
     Overloaded(usize),
@@ -50,6 +53,7 @@ impl Error {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::TooLarge { .. } | Error::Overloaded(_) => Code::ResourceExhausted,
             Error::NotReady | Error::ShuttingDown => Code::Unavailable,
+            Error::Reload(_) => Code::FailedPrecondition,
             Error::ModelFile(_)
             | Error::TaggerFile(_)
             | Error::Corpus(_)

@@ -676,3 +676,169 @@ async fn a_client_deadline_is_answered_promptly() {
         .await
         .expect("after a deadline");
 }
+
+#[tokio::test]
+async fn reload_swaps_a_valid_model_keeps_the_old_on_a_bad_file_and_needs_the_token() {
+    use warta::proto::v1::admin_service_client::AdminServiceClient;
+    use warta::proto::v1::ReloadModelRequest;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("first.warta");
+    let first_model = small_model();
+    first_model.save(&first).expect("save");
+    let server = TestServer::start(
+        async { Ok(ServedModel::new(small_model(), "first")) },
+        ServerOptions {
+            api_token: Some("admin-token".into()),
+            model_path: Some(first.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let with_token = |path: &std::path::Path| {
+        let mut r = tonic::Request::new(ReloadModelRequest {
+            path: path.display().to_string(),
+        });
+        r.metadata_mut()
+            .insert("authorization", "Bearer admin-token".parse().expect("header"));
+        r
+    };
+    // no token: refused before any work
+    let err = admin
+        .reload_model(ReloadModelRequest { path: String::new() })
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    // a corrupt file: FAILED_PRECONDITION, and the served version does not change
+    let bad = dir.path().join("bad.warta");
+    std::fs::write(&bad, b"WARTA\x00TMnot a model").expect("write");
+    let mut client = server.client().await;
+    let auth = |mut r: tonic::Request<GetModelInfoRequest>| {
+        r.metadata_mut()
+            .insert("authorization", "Bearer admin-token".parse().expect("header"));
+        r
+    };
+    let before = client
+        .get_model_info(auth(tonic::Request::new(GetModelInfoRequest {})))
+        .await
+        .expect("info")
+        .into_inner()
+        .model_version;
+    let err = admin.reload_model(with_token(&bad)).await.expect_err("bad file");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let after_bad = client
+        .get_model_info(auth(tonic::Request::new(GetModelInfoRequest {})))
+        .await
+        .expect("info")
+        .into_inner()
+        .model_version;
+    assert_eq!(after_bad, before);
+    // a different valid model: swapped, and the version says so
+    let second = dir.path().join("second.warta");
+    let rows = warta::corpus::default_rows(false);
+    let ex: Vec<warta::model::Example> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0)
+        .map(|(_, r)| warta::model::Example {
+            text: r.full_text(),
+            label: r.labels[0].clone(),
+        })
+        .collect();
+    let second_model = warta::model::train(&ex, &TrainConfig::default()).expect("train");
+    second_model.save(&second).expect("save");
+    let reloaded = admin
+        .reload_model(with_token(&second))
+        .await
+        .expect("reload")
+        .into_inner();
+    assert_eq!(reloaded.model_version, second_model.version());
+    assert_ne!(reloaded.model_version, before);
+    let served = client
+        .get_model_info(auth(tonic::Request::new(GetModelInfoRequest {})))
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(served.model_version, second_model.version());
+    assert_eq!(served.source, second.display().to_string());
+    // an empty path reloads the file the server was started with
+    let back = admin
+        .reload_model(with_token(std::path::Path::new("")))
+        .await
+        .expect("reload the start-up file")
+        .into_inner();
+    assert_eq!(back.model_version, first_model.version());
+}
+
+/// The real binary: SIGHUP reloads the model file it was started with.
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_model_file_in_the_real_binary() {
+    use warta::proto::v1::article_service_client::ArticleServiceClient;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("served.warta");
+    small_model().save(&path).expect("save");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args(["serve", "--addr", &addr, "--drain-timeout-ms", "1500", "--model"])
+        .arg(&path)
+        .env("WARTA_LOG", "error")
+        .spawn()
+        .expect("start warta serve");
+    let version = |c: &mut ArticleServiceClient<tonic::transport::Channel>| {
+        let mut c = c.clone();
+        async move {
+            c.get_model_info(GetModelInfoRequest {})
+                .await
+                .map(|r| r.into_inner().model_version)
+        }
+    };
+    let mut client = None;
+    for _ in 0..300 {
+        if let Ok(mut c) = ArticleServiceClient::connect(format!("http://{addr}")).await {
+            if version(&mut c).await.is_ok() {
+                client = Some(c);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut client = client.expect("server up");
+    let before = version(&mut client).await.expect("version");
+    // a different model in the same file, then SIGHUP
+    let rows = warta::corpus::default_rows(false);
+    let ex: Vec<warta::model::Example> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 == 1)
+        .map(|(_, r)| warta::model::Example {
+            text: r.full_text(),
+            label: r.labels[0].clone(),
+        })
+        .collect();
+    let next = warta::model::train(&ex, &TrainConfig::default()).expect("train");
+    next.save(&path).expect("save");
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    let mut after = before.clone();
+    for _ in 0..300 {
+        after = version(&mut client).await.expect("version");
+        if after != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: as above, SIGTERM for a clean stop, within the drain timeout even though our
+    // client still holds its connection open
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let stopping = std::time::Instant::now();
+    let status = child.wait().expect("wait");
+    assert!(stopping.elapsed() < Duration::from_secs(5), "{:?}", stopping.elapsed());
+    assert_eq!(after, next.version());
+    assert!(status.success(), "{status:?}");
+}

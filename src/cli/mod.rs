@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, report NOT_SERVING for this long before refusing new connections.
     #[arg(long, env = "WARTA_SHUTDOWN_GRACE_MS", default_value_t = 0)]
     pub shutdown_grace_ms: u64,
+    /// After SIGTERM and the grace period, how long in-flight calls may take before the process
+    /// exits anyway.
+    #[arg(long, env = "WARTA_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub drain_timeout_ms: u64,
     /// Most requests worked on at once (a stream counts as one); more are refused with
     /// RESOURCE_EXHAUSTED at once.
     #[arg(long, env = "WARTA_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
@@ -294,6 +298,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         max_in_flight: args.max_in_flight as usize,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         api_token: args.api_token.clone(),
+        model_path: args.model.clone(),
+        drain_timeout: Duration::from_millis(args.drain_timeout_ms),
     };
     crate::service::run(listener, model, options, crate::shutdown::signal()).await
 }

@@ -261,18 +261,7 @@ impl ArticleApi {
         _request: Request<pb::GetModelInfoRequest>,
     ) -> Result<Response<pb::ModelInfo>, Status> {
         let served = self.state.model()?;
-        let m = &served.model;
-        Ok(Response::new(pb::ModelInfo {
-            model_version: m.version().to_string(),
-            labels: m.labels().to_vec(),
-            vocabulary_size: m.vectorizer().vocabulary_size() as u64,
-            algorithm: m.algorithm().to_string(),
-            training_documents: m.meta.training_documents,
-            training_metrics: m.meta.metrics.as_ref().map(convert::metrics),
-            format_version: crate::model::FORMAT_VERSION as u32,
-            source: served.source.clone(),
-            trained_at_unix: m.meta.trained_at_unix,
-        }))
+        Ok(Response::new(convert::model_info(&served)))
     }
 }
 

@@ -6,12 +6,24 @@ use tonic::{Request, Status};
 #[derive(Clone)]
 pub struct BearerToken {
     expected: Option<Vec<u8>>,
+    /// Without a configured token: refuse every call (admin) instead of letting all through.
+    required: bool,
 }
 
 impl BearerToken {
+    /// Calls pass freely when no token is configured.
     pub fn new(token: Option<String>) -> Self {
         BearerToken {
             expected: token.filter(|t| !t.is_empty()).map(String::into_bytes),
+            required: false,
+        }
+    }
+
+    /// Calls need the token, and are refused outright when none is configured.
+    pub fn required(token: Option<String>) -> Self {
+        BearerToken {
+            required: true,
+            ..BearerToken::new(token)
         }
     }
 }
@@ -28,7 +40,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         let Some(expected) = &self.expected else {
-            return Ok(request);
+            return if self.required {
+                Err(Status::unauthenticated(
+                    "admin calls are disabled: start the server with --api-token",
+                ))
+            } else {
+                Ok(request)
+            };
         };
         let given = request
             .metadata()

@@ -108,3 +108,19 @@ pub fn extraction(x: Extraction) -> pb::ExtractResponse {
             .collect(),
     }
 }
+
+/// What GetModelInfo (and ReloadModel) answer about a served model.
+pub fn model_info(served: &super::ServedModel) -> pb::ModelInfo {
+    let m = &served.model;
+    pb::ModelInfo {
+        model_version: m.version().to_string(),
+        labels: m.labels().to_vec(),
+        vocabulary_size: m.vectorizer().vocabulary_size() as u64,
+        algorithm: m.algorithm().to_string(),
+        training_documents: m.meta.training_documents,
+        training_metrics: m.meta.metrics.as_ref().map(metrics),
+        format_version: crate::model::FORMAT_VERSION as u32,
+        source: served.source.clone(),
+        trained_at_unix: m.meta.trained_at_unix,
+    }
+}

@@ -6,6 +6,7 @@
 //! On shutdown they turn NOT_SERVING again, the grace period passes, and then the server stops
 //! accepting and lets in-flight requests finish.
 
+mod admin;
 mod article;
 mod auth;
 mod convert;
@@ -46,6 +47,11 @@ pub struct ServerOptions {
     pub max_in_flight: usize,
     /// Deadline for every call; a client's shorter `grpc-timeout` wins.
     pub request_timeout: Duration,
+    /// After the server stops accepting, how long in-flight calls and open connections may take
+    /// before the process exits anyway.
+    pub drain_timeout: Duration,
+    /// The model file served, reloaded on SIGHUP or an empty ReloadModel path.
+    pub model_path: Option<std::path::PathBuf>,
     /// When set, ArticleService calls need `authorization: Bearer <token>` (health and
     /// reflection stay open for probes and tooling).
     pub api_token: Option<String>,
@@ -61,6 +67,8 @@ impl Default for ServerOptions {
             max_in_flight: 256,
             request_timeout: Duration::from_secs(30),
             api_token: None,
+            model_path: None,
+            drain_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::ZERO,
         }
     }
@@ -151,6 +159,55 @@ impl State {
         }
     }
 
+    /// Load, validate and swap in a model file; on any failure the served model stays and the
+    /// reason is returned (and logged). `path` empty: the file the server was started with.
+    pub async fn reload(&self, path: &str) -> Result<Arc<ServedModel>, Error> {
+        let path = if path.is_empty() {
+            self.options
+                .model_path
+                .clone()
+                .ok_or_else(|| Error::Reload("no path given and the server was not started from a model file".into()))?
+        } else {
+            std::path::PathBuf::from(path)
+        };
+        let shown = path.display().to_string();
+        let loaded = tokio::task::spawn_blocking(move || -> Result<TopicModel, Error> {
+            let model = TopicModel::load(&path).map_err(|e| Error::Reload(e.to_string()))?;
+            // a smoke prediction: finite scores that sum to 1 over the labels
+            let p = model.predict_proba("uji coba: migran, perdagangan, pertahanan");
+            let sum: f64 = p.iter().sum();
+            if p.len() != model.labels().len() || p.iter().any(|x| !x.is_finite()) || (sum - 1.0).abs() > 1e-3 {
+                return Err(Error::Reload(format!(
+                    "{}: smoke prediction gave {p:?}",
+                    path.display()
+                )));
+            }
+            Ok(model)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("reload worker failed: {e}")))?;
+        match loaded {
+            Ok(model) => {
+                let old = self.model_if_ready().map(|m| m.model.version().to_string());
+                let served = Arc::new(ServedModel::new(model, shown));
+                if let Ok(mut g) = self.model.write() {
+                    *g = Some(served.clone());
+                }
+                tracing::info!(
+                    old = old.as_deref().unwrap_or("-"),
+                    new = served.model.version(),
+                    source = %served.source,
+                    "model reloaded"
+                );
+                Ok(served)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "model reload rejected; the served model stays");
+                Err(e)
+            }
+        }
+    }
+
     /// Attach late cross-validation figures to the served model, if it is still the same one.
     fn attach_metrics(&self, version: &str, metrics: Metrics) {
         let Some(current) = self.model_if_ready() else { return };
@@ -160,6 +217,18 @@ impl State {
         let mut model = current.model.clone();
         model.meta.metrics = Some(metrics);
         self.set_model(ServedModel::new(model, current.source.clone()));
+    }
+}
+
+/// Sends its signal when dropped: the drain future completing (or being dropped) means the
+/// server no longer accepts.
+struct StopSignal(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for StopSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
     }
 }
 
@@ -226,11 +295,14 @@ where
         });
     }
 
+    // fires when the server stops accepting: in-flight work then has `drain_timeout` to finish
+    let (stopped_accepting_tx, stopped_accepting_rx) = tokio::sync::oneshot::channel::<()>();
     let drain = {
         let state = state.clone();
         let reporter = reporter.clone();
         let grace = options.shutdown_grace;
         async move {
+            let _stopped = StopSignal(Some(stopped_accepting_tx));
             tokio::select! {
                 _ = shutdown => {
                     set_health(&reporter, ServingStatus::NotServing).await;
@@ -265,9 +337,29 @@ where
     let api =
         tonic::service::interceptor::InterceptedService::new(api, auth::BearerToken::new(options.api_token.clone()));
 
+    #[cfg(unix)]
+    {
+        let state = state.clone();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading the model file");
+                        let _ = state.reload("").await;
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; reload through AdminService only"),
+        }
+    }
+    let admin = tonic::service::interceptor::InterceptedService::new(
+        crate::proto::v1::admin_service_server::AdminServiceServer::new(admin::AdminApi::new(state.clone())),
+        auth::BearerToken::required(options.api_token.clone()),
+    );
+
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         // the server's deadline; a client's shorter grpc-timeout wins
         .timeout(options.request_timeout)
         // pings every 30 s find dead peers; grpc-go clients accept this (they ping no more
@@ -281,8 +373,23 @@ where
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
-        .await?;
+        .add_service(admin)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain);
+    let drain_timeout = options.drain_timeout;
+    let bounded = async move {
+        if stopped_accepting_rx.await.is_ok() {
+            tokio::time::sleep(drain_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = bounded => tracing::warn!(
+            drain_timeout_ms = drain_timeout.as_millis() as u64,
+            "connections still open after the drain timeout; exiting anyway"
+        ),
+    }
 
     let failed = failure.lock().ok().and_then(|mut f| f.take());
     match failed {
