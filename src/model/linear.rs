@@ -54,7 +54,9 @@ impl LinearModel {
 
     /// Shape and finiteness check, also for a model read from a file.
     pub fn validate(&self) -> Result<(), String> {
-        if self.classes == 0 || self.weights.len() != self.classes * self.features || self.bias.len() != self.classes {
+        // checked: the shape may come from a hostile file (fuzzing found the overflow)
+        let cells = self.classes.checked_mul(self.features);
+        if self.classes == 0 || cells != Some(self.weights.len()) || self.bias.len() != self.classes {
             return Err("model weights do not match their shape".into());
         }
         if self.weights.iter().chain(&self.bias).any(|w| !w.is_finite()) {
@@ -199,4 +201,23 @@ pub(crate) fn check_dataset(dataset: &DatasetBase<SparseMatrix, Array1<usize>>) 
         return Err(linfa::Error::MismatchedShapes(x.nrows(), y.len()));
     }
     Ok(y.iter().max().map_or(0, |m| m + 1).max(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_shape_is_an_error_not_an_overflow() {
+        // found by fuzzing model files: classes × features overflowed before the check
+        let m = LinearModel {
+            classes: usize::MAX / 2,
+            features: 3,
+            weights: vec![0.0; 3],
+            bias: vec![0.0; 3],
+            link: Link::Softmax,
+        };
+        assert!(m.validate().is_err());
+        assert!(LinearModel::new(2, 2, vec![0.0; 4], vec![0.0; 2], Link::Softmax).is_ok());
+    }
 }

@@ -292,6 +292,11 @@ impl TryFrom<TopicModelData> for TopicModel {
 }
 
 /// FNV-1a, 64 bit: a stable content hash with no dependency.
+/// The checksum model files carry (FNV-1a of the body); public for tools and fuzzing.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    fnv1a(bytes)
+}
+
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)

@@ -105,6 +105,14 @@ impl Tagger {
         let mut tags: Vec<String> = sentences.iter().flat_map(|s| s.tags.iter().cloned()).collect();
         tags.sort();
         tags.dedup();
+        if (1usize << config.hash_bits).saturating_mul(tags.len()) > perceptron::MAX_EMISSION {
+            return Err(NerError::Params(format!(
+                "2^{} buckets × {} tags is more weights than a model may hold ({}); use fewer hash bits",
+                config.hash_bits,
+                tags.len(),
+                perceptron::MAX_EMISSION
+            )));
+        }
         let index: FastMap<&str, usize> = tags.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
         let featurizer = Featurizer::new(config.hash_bits);
         let mut records = SequenceRecords {

@@ -95,6 +95,9 @@ pub fn bio_transitions(tags: &[String]) -> Vec<bool> {
     allowed
 }
 
+/// Most emission weights a model may have (256 MiB of f32): 2^20 buckets × 64 tags.
+pub const MAX_EMISSION: usize = 1 << 26;
+
 /// Stored form: emission weights quantised to i16 with one scale (decoding is unchanged to
 /// within 1/32767 of the largest weight).
 ///
@@ -148,6 +151,10 @@ impl TryFrom<ChainData> for ChainModel {
             return Err(format!("bad weight scale {}", d.scale));
         }
         let len = d.emission_len as usize;
+        // the length comes from the file: bound it before allocating
+        if len > MAX_EMISSION {
+            return Err(format!("{len} emission weights exceed the limit of {MAX_EMISSION}"));
+        }
         let mut emission = vec![0.0f32; len];
         let mut at = 0usize;
         for (zeros, q) in d.emission {
@@ -178,10 +185,12 @@ pub struct ChainModel {
 impl ChainModel {
     pub fn validate(&self, buckets: usize) -> Result<(), String> {
         let t = self.tags;
-        if t == 0 || self.emission.len() != buckets * t || self.transition.len() != (t + 1) * t {
+        // checked: the tag count may come from a hostile file
+        let pairs = t.checked_add(1).and_then(|n| n.checked_mul(t));
+        if t == 0 || Some(self.emission.len()) != buckets.checked_mul(t) || Some(self.transition.len()) != pairs {
             return Err("weights do not match the tag set".into());
         }
-        if self.allowed.len() != (t + 1) * t {
+        if Some(self.allowed.len()) != pairs {
             return Err("transition constraints do not match the tag set".into());
         }
         if self.emission.iter().chain(&self.transition).any(|w| !w.is_finite()) {
