@@ -842,3 +842,48 @@ async fn sighup_reloads_the_model_file_in_the_real_binary() {
     assert_eq!(after, next.version());
     assert!(status.success(), "{status:?}");
 }
+
+/// Article with `text` as raw bytes: lets a test put invalid UTF-8 on the wire.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawArticle {
+    #[prost(string, tag = "1")]
+    id: String,
+    #[prost(bytes = "vec", tag = "3")]
+    text: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawClassifyRequest {
+    #[prost(message, optional, tag = "1")]
+    article: Option<RawArticle>,
+    #[prost(uint32, tag = "2")]
+    top_k: u32,
+}
+
+#[tokio::test]
+async fn invalid_utf8_on_the_wire_is_invalid_argument_and_the_server_goes_on() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut ready = server.ready_client().await;
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.expect("ready");
+    let req = RawClassifyRequest {
+        article: Some(RawArticle {
+            id: "bad".into(),
+            text: vec![b'm', b'i', 0xff, 0xfe, b'g'],
+        }),
+        top_k: 1,
+    };
+    let codec: tonic_prost::ProstCodec<RawClassifyRequest, warta::proto::v1::ClassifyResponse> =
+        tonic_prost::ProstCodec::default();
+    let path = http::uri::PathAndQuery::from_static("/warta.v1.ArticleService/Classify");
+    let err = grpc
+        .unary(tonic::Request::new(req), path, codec)
+        .await
+        .expect_err("invalid UTF-8");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().to_lowercase().contains("utf-8"), "{}", err.message());
+    ready
+        .classify(classify_req(article("ok", "migran"), 1))
+        .await
+        .expect("the server is unaffected");
+}

@@ -71,15 +71,6 @@ const STREAM_CHUNK: usize = 64;
 /// Batches smaller than this are classified on one thread: spreading them costs more than it saves.
 const PARALLEL_FROM: usize = 8;
 
-/// tonic reports a too-large message as OUT_OF_RANGE; gRPC and our interface say RESOURCE_EXHAUSTED.
-fn oversize_status(status: Status) -> Status {
-    if status.code() == tonic::Code::OutOfRange && status.message().contains(super::oversize::TOO_LARGE) {
-        Status::resource_exhausted(status.message())
-    } else {
-        status
-    }
-}
-
 /// One stream answer: labels, or the item's error.
 fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyResponse {
     let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
@@ -212,7 +203,7 @@ impl ArticleApi {
                 for item in chunk {
                     match item {
                         Ok(req) if failure.is_none() => requests.push(req),
-                        Err(status) if failure.is_none() => failure = Some(oversize_status(status)),
+                        Err(status) if failure.is_none() => failure = Some(super::wire_status::fix(status)),
                         _ => {}
                     }
                 }

@@ -10,7 +10,7 @@ mod admin;
 mod article;
 mod auth;
 mod convert;
-mod oversize;
+mod wire_status;
 
 pub use article::ArticleApi;
 
@@ -368,7 +368,7 @@ where
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
-        .layer(oversize::OversizeLayer)
+        .layer(wire_status::WireStatusLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
