@@ -125,6 +125,15 @@ pub struct ServeArgs {
     /// open). Read it from the environment rather than the command line, where `ps` shows it.
     #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "WARTA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "WARTA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept only clients with a certificate signed by this CA (PEM).
+    #[arg(long, env = "WARTA_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +241,27 @@ pub struct ExtractArgs {
     pub input: PathBuf,
 }
 
+/// TLS settings from the serve flags (`None`: plaintext).
+fn tls_config(args: &ServeArgs) -> Result<Option<tonic::transport::ServerTlsConfig>, Error> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", p.display()),
+            ))
+        })
+    };
+    let mut tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(read(cert)?, read(key)?));
+    if let Some(ca) = &args.tls_client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(tls))
+}
+
 /// An entity model from a file (`None`: the compiled-in default is used).
 fn load_tagger(path: Option<&PathBuf>) -> Result<Option<std::sync::Arc<crate::ner::Tagger>>, Error> {
     Ok(match path {
@@ -300,6 +330,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         api_token: args.api_token.clone(),
         model_path: args.model.clone(),
         drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+        tls: tls_config(&args)?,
     };
     crate::service::run(listener, model, options, crate::shutdown::signal()).await
 }

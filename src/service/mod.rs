@@ -50,6 +50,8 @@ pub struct ServerOptions {
     /// After the server stops accepting, how long in-flight calls and open connections may take
     /// before the process exits anyway.
     pub drain_timeout: Duration,
+    /// TLS (and, with a client CA, mutual TLS) for every service; `None`: plaintext.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
     /// The model file served, reloaded on SIGHUP or an empty ReloadModel path.
     pub model_path: Option<std::path::PathBuf>,
     /// When set, ArticleService calls need `authorization: Bearer <token>` (health and
@@ -68,6 +70,7 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(30),
             api_token: None,
             model_path: None,
+            tls: None,
             drain_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::ZERO,
         }
@@ -359,7 +362,13 @@ where
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls.clone() {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+    }
+    let server = builder
         // the server's deadline; a client's shorter grpc-timeout wins
         .timeout(options.request_timeout)
         // pings every 30 s find dead peers; grpc-go clients accept this (they ping no more
