@@ -887,3 +887,27 @@ async fn invalid_utf8_on_the_wire_is_invalid_argument_and_the_server_goes_on() {
         .await
         .expect("the server is unaffected");
 }
+
+#[tokio::test]
+async fn the_server_deadline_applies_without_a_client_deadline() {
+    let server = TestServer::start(
+        async { Ok(ServedModel::new(small_model(), "t")) },
+        ServerOptions {
+            request_timeout: Duration::from_millis(3),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut client = server.client().await;
+    let batch: Vec<_> = (0..1000)
+        .map(|i| article(&i.to_string(), SEED_001))
+        .collect::<Option<Vec<_>>>()
+        .expect("articles");
+    let started = std::time::Instant::now();
+    let err = client.classify_batch(batch_req(batch, 1)).await.expect_err("deadline");
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
