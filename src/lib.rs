@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod features;
+mod framing;
 pub mod model;
 pub mod ner;
 pub mod pipeline;

@@ -3,13 +3,13 @@
 //! Every way a file can be wrong — missing, not a model, from another format version,
 //! truncated, corrupt, inconsistent — is a one-line [`ModelFileError`], never a panic.
 
-use super::{fnv1a, TopicModel};
+use super::TopicModel;
+use crate::framing::{frame, unframe, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00TM";
 /// Version of the model file format this build reads and writes.
 pub const FORMAT_VERSION: u16 = 3;
-const HEADER: usize = 8 + 2 + 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
@@ -31,33 +31,20 @@ impl TopicModel {
     /// Serialise to the file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let body = postcard::to_allocvec(self).map_err(|e| e.to_string())?;
-        let mut out = Vec::with_capacity(HEADER + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&fnv1a(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
+        Ok(frame(MAGIC, FORMAT_VERSION, &body))
     }
 
     /// Parse the file format; `path` only names the source in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TopicModel, ModelFileError> {
         let path = path.to_path_buf();
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(ModelFileError::NotAModel { path });
-        }
-        if bytes.len() < HEADER {
-            return Err(ModelFileError::Corrupt { path });
-        }
-        let found = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if found != FORMAT_VERSION {
-            return Err(ModelFileError::Version { path, found });
-        }
-        let mut sum = [0u8; 8];
-        sum.copy_from_slice(&bytes[10..HEADER]);
-        let body = &bytes[HEADER..];
-        if u64::from_le_bytes(sum) != fnv1a(body) {
-            return Err(ModelFileError::Corrupt { path });
-        }
+        let body = unframe(MAGIC, FORMAT_VERSION, bytes).map_err(|e| match e {
+            FrameError::NotThisKind => ModelFileError::NotAModel { path: path.clone() },
+            FrameError::Version(found) => ModelFileError::Version {
+                path: path.clone(),
+                found,
+            },
+            FrameError::Corrupt => ModelFileError::Corrupt { path: path.clone() },
+        })?;
         postcard::from_bytes(body).map_err(|e| ModelFileError::Decode {
             path,
             reason: e.to_string(),
@@ -71,11 +58,7 @@ impl TopicModel {
             source,
         };
         let bytes = self.to_bytes().map_err(|e| write_err(std::io::Error::other(e)))?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, bytes).map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)
+        write_atomically(path, &bytes).map_err(write_err)
     }
 
     pub fn load(path: &Path) -> Result<TopicModel, ModelFileError> {
@@ -91,6 +74,8 @@ impl TopicModel {
 mod tests {
     use super::super::{tests::toy, train, TrainConfig};
     use super::*;
+    use crate::framing::HEADER;
+    use crate::model::fnv1a;
 
     fn model() -> TopicModel {
         train(&toy(), &TrainConfig::default()).unwrap()

@@ -1,13 +1,12 @@
-//! Tagger files: magic, format version, checksum, postcard body — the same discipline as
-//! topic models: every broken file is a one-line error, never a panic.
+//! Tagger files, framed as topic models are ([`crate::framing`]): every broken file is a
+//! one-line error, never a panic.
 
 use super::Tagger;
-use crate::model::fnv1a;
+use crate::framing::{frame, unframe, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00NE";
 pub const TAGGER_FORMAT_VERSION: u16 = 2;
-const HEADER: usize = 8 + 2 + 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaggerFileError {
@@ -28,32 +27,19 @@ pub enum TaggerFileError {
 impl Tagger {
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let body = postcard::to_allocvec(self).map_err(|e| e.to_string())?;
-        let mut out = Vec::with_capacity(HEADER + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&TAGGER_FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&fnv1a(&body).to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
+        Ok(frame(MAGIC, TAGGER_FORMAT_VERSION, &body))
     }
 
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Tagger, TaggerFileError> {
         let path = path.to_path_buf();
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(TaggerFileError::NotAModel { path });
-        }
-        if bytes.len() < HEADER {
-            return Err(TaggerFileError::Corrupt { path });
-        }
-        let found = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if found != TAGGER_FORMAT_VERSION {
-            return Err(TaggerFileError::Version { path, found });
-        }
-        let mut sum = [0u8; 8];
-        sum.copy_from_slice(&bytes[10..HEADER]);
-        let body = &bytes[HEADER..];
-        if u64::from_le_bytes(sum) != fnv1a(body) {
-            return Err(TaggerFileError::Corrupt { path });
-        }
+        let body = unframe(MAGIC, TAGGER_FORMAT_VERSION, bytes).map_err(|e| match e {
+            FrameError::NotThisKind => TaggerFileError::NotAModel { path: path.clone() },
+            FrameError::Version(found) => TaggerFileError::Version {
+                path: path.clone(),
+                found,
+            },
+            FrameError::Corrupt => TaggerFileError::Corrupt { path: path.clone() },
+        })?;
         let mut tagger: Tagger = postcard::from_bytes(body).map_err(|e| TaggerFileError::Decode {
             path: path.clone(),
             reason: e.to_string(),
@@ -71,11 +57,7 @@ impl Tagger {
             source,
         };
         let bytes = self.to_bytes().map_err(|e| write_err(std::io::Error::other(e)))?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, bytes).map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)
+        write_atomically(path, &bytes).map_err(write_err)
     }
 
     pub fn load(path: &Path) -> Result<Tagger, TaggerFileError> {
