@@ -125,6 +125,9 @@ pub struct ServeArgs {
     /// open). Read it from the environment rather than the command line, where `ps` shows it.
     #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// Serve Prometheus metrics (text format) at http://HOST:PORT/metrics.
+    #[arg(long, env = "WARTA_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "WARTA_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -301,6 +304,12 @@ fn print_metrics(m: &Metrics) {
 
 pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    if let Some(addr) = args.metrics_addr {
+        let handle = crate::service::metrics::handle().map_err(|e| Error::Internal(format!("metrics: {e}")))?;
+        let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "metrics at /metrics");
+        tokio::spawn(crate::service::metrics::serve(metrics_listener, handle));
+    }
     let model_path = args.model.clone();
     let model = async move {
         tokio::task::spawn_blocking(move || -> Result<ServedModel, Error> {

@@ -55,7 +55,13 @@ fn explain_terms(explain: bool) -> usize {
 /// Log the outcome of a call inside its request span: client mistakes at debug (they are the
 /// caller's to see), server faults at error.
 fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T, Status>) -> Result<T, Status> {
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    super::metrics::record_call(
+        method,
+        result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok),
+        elapsed,
+    );
+    let micros = elapsed.as_micros() as u64;
     match &result {
         Ok(_) => tracing::debug!(method, micros, "ok"),
         Err(s) if matches!(s.code(), tonic::Code::Internal | tonic::Code::Unknown) => {
@@ -71,6 +77,14 @@ const STREAM_CHUNK: usize = 64;
 /// Batches smaller than this are classified on one thread: spreading them costs more than it saves.
 const PARALLEL_FROM: usize = 8;
 
+/// Count an answer's top label in the metrics, and pass the labels on.
+fn counted(labels: Vec<pb::LabelScore>) -> Vec<pb::LabelScore> {
+    if let Some(top) = labels.first() {
+        super::metrics::record_label(&top.label);
+    }
+    labels
+}
+
 /// One stream answer: labels, or the item's error.
 fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyResponse {
     let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
@@ -78,11 +92,11 @@ fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyRespons
         .and_then(|text| state.model().map(|m| (m, text)));
     match result {
         Ok((served, text)) => pb::ClassifyResponse {
-            labels: convert::labels(served.model.classify_explained(
+            labels: counted(convert::labels(served.model.classify_explained(
                 &text,
                 top_k(req.top_k),
                 explain_terms(req.explain),
-            )),
+            ))),
             model_version: served.model.version().to_string(),
             id,
             error: None,
@@ -126,7 +140,7 @@ impl ArticleApi {
             .model
             .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain));
         Ok(Response::new(pb::ClassifyResponse {
-            labels: convert::labels(labels),
+            labels: counted(convert::labels(labels)),
             model_version: served.model.version().to_string(),
             id: req.article.map(|a| a.id).unwrap_or_default(),
             error: None,
@@ -138,6 +152,7 @@ impl ArticleApi {
         request: Request<pb::ClassifyBatchRequest>,
     ) -> Result<Response<pb::ClassifyBatchResponse>, Status> {
         let req = request.into_inner();
+        super::metrics::record_batch("ClassifyBatch", req.articles.len());
         let max = self.state.options.max_batch;
         if req.articles.len() > max {
             return Err(Error::TooLarge {
@@ -156,7 +171,7 @@ impl ArticleApi {
             {
                 Ok(text) => pb::ClassifyResult {
                     id: a.id.clone(),
-                    labels: convert::labels(model.model.classify_explained(&text, k, terms)),
+                    labels: counted(convert::labels(model.model.classify_explained(&text, k, terms))),
                     error: None,
                 },
                 Err(e) => pb::ClassifyResult {
@@ -181,7 +196,7 @@ impl ArticleApi {
     async fn classify_stream_inner(
         &self,
         request: Request<Streaming<pb::ClassifyRequest>>,
-        slot: tokio::sync::OwnedSemaphorePermit,
+        slot: super::Slot,
     ) -> Result<Response<ClassifyStreamOut>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
@@ -198,6 +213,7 @@ impl ArticleApi {
         tokio::spawn(async move {
             let _slot = slot;
             while let Some(chunk) = inbound.next().await {
+                super::metrics::record_batch("ClassifyStream", chunk.len());
                 let mut requests = Vec::with_capacity(chunk.len());
                 let mut failure = None;
                 for item in chunk {

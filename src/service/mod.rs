@@ -10,6 +10,7 @@ mod admin;
 mod article;
 mod auth;
 mod convert;
+pub mod metrics;
 mod wire_status;
 
 pub use article::ArticleApi;
@@ -99,6 +100,12 @@ impl ServedModel {
     }
 }
 
+/// An admitted request: holds its admission permit and counts as in flight until dropped.
+pub struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _in_flight: metrics::InFlight,
+}
+
 /// State shared by the handlers.
 pub struct State {
     model: RwLock<Option<Arc<ServedModel>>>,
@@ -134,12 +141,17 @@ impl State {
 
     /// A request slot, or RESOURCE_EXHAUSTED at once when all are taken (load shedding: a
     /// refused request costs nothing; a queued one would only time out later).
-    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+    pub fn admit(&self) -> Result<Slot, Error> {
         self.accepting()?;
-        self.admission
+        let permit = self
+            .admission
             .clone()
             .try_acquire_owned()
-            .map_err(|_| Error::Overloaded(self.options.max_in_flight))
+            .map_err(|_| Error::Overloaded(self.options.max_in_flight))?;
+        Ok(Slot {
+            _permit: permit,
+            _in_flight: metrics::InFlight::start(),
+        })
     }
 
     /// Refuse new work while draining.
@@ -158,6 +170,13 @@ impl State {
 
     pub fn set_model(&self, m: ServedModel) {
         if let Ok(mut g) = self.model.write() {
+            let previous = g.as_ref().map(|p| p.model.version().to_string());
+            metrics::record_model(
+                m.model.version(),
+                &m.model.algorithm().to_string(),
+                &m.source,
+                previous.as_deref(),
+            );
             *g = Some(Arc::new(m));
         }
     }
@@ -194,6 +213,12 @@ impl State {
                 let old = self.model_if_ready().map(|m| m.model.version().to_string());
                 let served = Arc::new(ServedModel::new(model, shown));
                 if let Ok(mut g) = self.model.write() {
+                    metrics::record_model(
+                        served.model.version(),
+                        &served.model.algorithm().to_string(),
+                        &served.source,
+                        old.as_deref(),
+                    );
                     *g = Some(served.clone());
                 }
                 tracing::info!(

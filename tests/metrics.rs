@@ -1,0 +1,88 @@
+//! Prometheus metrics after a small load: requests by method and code, latency histograms,
+//! batch sizes, in-flight requests, articles by label, the model as an info metric.
+
+mod common;
+
+use common::{article, batch_req, classify_req, small_model, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warta::service::metrics;
+
+async fn scrape(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut out = String::new();
+    conn.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+/// The value of the sample whose line starts with `prefix` (name and labels).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_calls_codes_latency_batches_labels_and_the_model() {
+    let handle = metrics::handle().expect("recorder");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_addr = listener.local_addr().expect("addr");
+    tokio::spawn(metrics::serve(listener, handle));
+
+    let model = small_model();
+    let version = model.version().to_string();
+    let server = TestServer::with_model(model).await;
+    let mut client = server.ready_client().await;
+    for _ in 0..3 {
+        client
+            .classify(classify_req(article("a", "Kartel narkoba menyelundupkan kokain."), 1))
+            .await
+            .expect("classify");
+    }
+    let _ = client
+        .classify(classify_req(article("e", "  "), 1))
+        .await
+        .expect_err("empty");
+    let batch = (0..5)
+        .map(|i| article(&i.to_string(), "migran di perbatasan"))
+        .collect::<Option<Vec<_>>>();
+    client
+        .classify_batch(batch_req(batch.expect("articles"), 1))
+        .await
+        .expect("batch");
+
+    let page = scrape(metrics_addr, "/metrics").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let ok = sample(&page, r#"warta_requests_total{method="Classify",code="OK"}"#).expect("ok counter");
+    assert!(ok >= 3.0, "{page}");
+    assert_eq!(
+        sample(
+            &page,
+            r#"warta_requests_total{method="Classify",code="INVALID_ARGUMENT"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(page.contains(r#"warta_request_duration_seconds_bucket{method="Classify",le="0.005"}"#));
+    assert!(sample(&page, r#"warta_request_duration_seconds_count{method="Classify"}"#).expect("count") >= 4.0);
+    assert!(page.contains(r#"warta_batch_size_bucket{method="ClassifyBatch",le="8"}"#));
+    assert_eq!(
+        sample(&page, "warta_in_flight_requests"),
+        Some(0.0),
+        "nothing in flight after the calls"
+    );
+    let labelled: f64 = page
+        .lines()
+        .filter(|l| l.starts_with("warta_articles_classified_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(labelled >= 8.0, "3 + 5 articles classified: {page}");
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("warta_model_info{") && l.contains(&version) && l.ends_with(" 1")),
+        "{page}"
+    );
+    assert!(scrape(metrics_addr, "/other").await.starts_with("HTTP/1.1 404"));
+}
