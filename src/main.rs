@@ -1,15 +1,19 @@
 use clap::Parser;
 use warta::cli::{self, Cli, Command};
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // logs go to stderr: stdout carries the JSONL results of classify/extract
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // one JSON object per line, with the current span's fields (method, request id)
+        cli::LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+        cli::LogFormat::Pretty => builder.init(),
+    }
 }
 
 /// Batch commands write to stdout and are often piped (`| head`): a closed pipe should end
@@ -28,7 +32,7 @@ fn main() {
     if !matches!(cli.command, Command::Serve(_)) {
         exit_quietly_on_closed_pipe();
     }
-    init_logging(&cli.log);
+    init_logging(&cli.log, cli.log_format);
     if cli.threads > 0 {
         if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global() {
             eprintln!("warta: cannot start {} worker threads: {e}", cli.threads);

@@ -367,3 +367,63 @@ async fn info_logs_carry_no_article_text_and_no_token() {
         assert!(!logs.contains(secret), "{secret} leaked into the logs:\n{logs}");
     }
 }
+
+/// `--log-format json`: every log line is a JSON object; a call's lines carry its method and
+/// request id (the caller's x-request-id) and, at debug, its latency.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_method_request_id_and_latency() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.warta");
+    small_model().save(&path).expect("save");
+    let log = std::fs::File::create(dir.path().join("log")).expect("log file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--addr",
+            &addr,
+            "--drain-timeout-ms",
+            "500",
+            "--model",
+        ])
+        .arg(&path)
+        .env("WARTA_LOG", "warta=debug")
+        .stderr(log)
+        .spawn()
+        .expect("start");
+    let mut answered = false;
+    for _ in 0..300 {
+        if let Ok(mut c) = ArticleServiceClient::connect(format!("http://{addr}")).await {
+            let mut req = tonic::Request::new(classify_req(article("a", "migran"), 1));
+            req.metadata_mut()
+                .insert("x-request-id", "req-42".parse().expect("header"));
+            if c.classify(req).await.is_ok() {
+                answered = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(answered);
+    let logs = std::fs::read_to_string(dir.path().join("log")).expect("logs");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let call = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "req-42" && l["fields"]["micros"].is_u64())
+        .unwrap_or_else(|| panic!("no call line with request id and latency:\n{logs}"));
+    assert_eq!(call["span"]["method"], "/warta.v1.ArticleService/Classify");
+}

@@ -25,11 +25,21 @@ pub struct Cli {
     /// Log filter, RUST_LOG syntax (e.g. "info", "warta=debug").
     #[arg(long, env = "WARTA_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// Log lines as JSON objects (for log shippers) or human-readable text.
+    #[arg(long, env = "WARTA_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
     /// Worker threads for batch work (0: one per core).
     #[arg(long, env = "WARTA_THREADS", default_value_t = 0, global = true)]
     pub threads: usize,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
 }
 
 #[derive(Debug, Subcommand)]

@@ -401,7 +401,18 @@ where
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
-        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+        // a span per call: method and request id (the caller's x-request-id, or ours)
+        .trace_fn(|req| {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 128)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("w{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+            tracing::info_span!("grpc", method = %req.uri().path(), request_id = %id)
+        })
         .layer(wire_status::WireStatusLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
