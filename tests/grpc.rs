@@ -778,18 +778,8 @@ async fn sighup_reloads_the_model_file_in_the_real_binary() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("served.warta");
     small_model().save(&path).expect("save");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
-        .args(["serve", "--addr", &addr, "--drain-timeout-ms", "1500", "--model"])
-        .arg(&path)
-        .env("WARTA_LOG", "error")
-        .spawn()
-        .expect("start warta serve");
+    let (mut cmd, addr) = common::serve_command(&[], &["--drain-timeout-ms", "1500"], &path);
+    let mut child = cmd.env("WARTA_LOG", "error").spawn().expect("start warta serve");
     let version = |c: &mut ArticleServiceClient<tonic::transport::Channel>| {
         let mut c = c.clone();
         async move {

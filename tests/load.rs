@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{article, classify_req, small_model, TestServer, SEED_001};
+use common::{article, classify_req, serve_command, small_model, TestServer, SEED_001};
 use std::time::{Duration, Instant};
 use tonic::Code;
 use warta::model::{train, Example, TopicModel, TrainConfig};
@@ -217,27 +217,13 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
     let path = dir.path().join("m.warta");
     let model = small_model();
     model.save(&path).expect("save");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
-        .args([
-            "serve",
-            "--addr",
-            &addr.to_string(),
-            "--shutdown-grace-ms",
-            "200",
-            "--drain-timeout-ms",
-            "3000",
-            "--model",
-        ])
-        .arg(&path)
-        .env("WARTA_LOG", "error")
-        .spawn()
-        .expect("start warta serve");
+    let (mut cmd, addr) = serve_command(
+        &[],
+        &["--shutdown-grace-ms", "200", "--drain-timeout-ms", "3000"],
+        &path,
+    );
+    let addr: std::net::SocketAddr = addr.parse().expect("addr");
+    let mut child = cmd.env("WARTA_LOG", "error").spawn().expect("start warta serve");
     let mut up = false;
     for _ in 0..300 {
         if let Ok(mut c) = ArticleServiceClient::connect(format!("http://{addr}")).await {
@@ -319,19 +305,12 @@ fn a_corrupt_model_at_start_up_is_a_one_line_failure() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_logs_carry_no_article_text_and_no_token() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("m.warta");
     small_model().save(&path).expect("save");
     let log = std::fs::File::create(dir.path().join("log")).expect("log file");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
-        .args(["serve", "--addr", &addr, "--drain-timeout-ms", "500", "--model"])
-        .arg(&path)
+    let (mut cmd, addr) = serve_command(&[], &["--drain-timeout-ms", "500"], &path);
+    let mut child = cmd
         .env("WARTA_LOG", "info")
         .env("WARTA_API_TOKEN", "tok-ZX81-secret")
         .stdout(log.try_clone().expect("dup"))
@@ -373,32 +352,12 @@ async fn info_logs_carry_no_article_text_and_no_token() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_method_request_id_and_latency() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("m.warta");
     small_model().save(&path).expect("save");
     let log = std::fs::File::create(dir.path().join("log")).expect("log file");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warta"))
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--addr",
-            &addr,
-            "--drain-timeout-ms",
-            "500",
-            "--model",
-        ])
-        .arg(&path)
-        .env("WARTA_LOG", "warta=debug")
-        .stderr(log)
-        .spawn()
-        .expect("start");
+    let (mut cmd, addr) = serve_command(&["--log-format", "json"], &["--drain-timeout-ms", "500"], &path);
+    let mut child = cmd.env("WARTA_LOG", "warta=debug").stderr(log).spawn().expect("start");
     let mut answered = false;
     for _ in 0..300 {
         if let Ok(mut c) = ArticleServiceClient::connect(format!("http://{addr}")).await {

@@ -137,3 +137,26 @@ pub fn batch_req(articles: Vec<Article>, top_k: u32) -> ClassifyBatchRequest {
         explain: false,
     }
 }
+
+/// A loopback address nothing listens on yet, for the real binary to bind.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// `warta [global…] serve --addr ADDR [serve…] --model MODEL` for the real binary, not yet
+/// spawned (callers add environment and output), and the address it will serve on.
+pub fn serve_command(global: &[&str], serve: &[&str], model: &std::path::Path) -> (std::process::Command, String) {
+    let addr = free_addr();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warta"));
+    cmd.args(global)
+        .args(["serve", "--addr", &addr])
+        .args(serve)
+        .arg("--model")
+        .arg(model);
+    (cmd, addr)
+}
