@@ -35,6 +35,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// A remote server (`warta classify --remote`) could not answer.
+    #[error("remote server {0}")]
+    Remote(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -52,7 +55,7 @@ impl Error {
         match self {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::TooLarge { .. } | Error::Overloaded(_) => Code::ResourceExhausted,
-            Error::NotReady | Error::ShuttingDown => Code::Unavailable,
+            Error::NotReady | Error::ShuttingDown | Error::Remote(_) => Code::Unavailable,
             Error::Reload(_) => Code::FailedPrecondition,
             Error::ModelFile(_)
             | Error::TaggerFile(_)

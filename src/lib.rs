@@ -16,6 +16,7 @@ pub mod model;
 pub mod ner;
 pub mod pipeline;
 pub mod proto;
+pub mod report;
 pub mod service;
 pub mod shutdown;
 pub mod text;

@@ -8,7 +8,9 @@ fn init_logging(filter: &str, format: cli::LogFormat) {
     // logs go to stderr: stdout carries the JSONL results of classify/extract
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // colours only for a person at a terminal, never escape codes in a log file
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         // one JSON object per line, with the current span's fields (method, request id)
         cli::LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
@@ -29,7 +31,13 @@ fn exit_quietly_on_closed_pipe() {
 
 fn main() {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    // a server and a gRPC client keep SIGPIPE ignored: a vanished peer must not kill them
+    let networked = match &cli.command {
+        Command::Serve(_) => true,
+        Command::Classify(a) => a.remote.is_some(),
+        _ => false,
+    };
+    if !networked {
         exit_quietly_on_closed_pipe();
     }
     init_logging(&cli.log, cli.log_format);

@@ -86,7 +86,10 @@ fn classify_answers_every_row_in_order_and_names_bad_lines() {
     assert_eq!(rows[3]["id"], "7");
     assert_eq!(rows[3]["labels"][0]["label"], "health");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("2 of 4 rows failed (first: line 2"), "{err}");
+    assert!(
+        err.contains("4 rows in") && err.contains("2 failed (first: line 2"),
+        "{err}"
+    );
     let strict = warta(&["classify", "--model", &model, "--strict"], input);
     assert_eq!(strict.status.code(), Some(2));
 }
@@ -285,4 +288,279 @@ fn train_ner_then_tag_keeps_rows_and_reports_bad_lines() {
     let o = warta(&["tag", "--ner-model", model.to_str().expect("path")], input);
     assert!(!o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1);
+}
+
+/// `n` labelled-looking rows (ids r0…), each short, from three topics.
+fn rows(n: usize) -> String {
+    let topics = [
+        "kartel kokain sabu penyelundupan",
+        "vaksin rumah sakit pasien dokter",
+        "migran perbatasan suaka deportasi",
+    ];
+    let mut s = String::new();
+    for i in 0..n {
+        let t = topics[i % 3];
+        s.push_str(&serde_json::json!({"id": format!("r{i}"), "text": format!("{t} nomor {i}")}).to_string());
+        s.push('\n');
+    }
+    s
+}
+
+fn read_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("output file")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn batch_jobs_shard_resume_and_end_with_a_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let input = dir.path().join("in.jsonl");
+    let mut text = rows(200);
+    text.push_str("{\"id\":\"empty\",\"text\":\"\"}\nnot json\n");
+    std::fs::write(&input, &text).expect("write input");
+    let input = input.to_str().expect("path");
+    let p = |name: &str| dir.path().join(name).to_str().expect("path").to_string();
+
+    // the whole file, into --output, with a summary line on stderr
+    let full = p("out/full.jsonl");
+    let o = warta(&["classify", "--model", &model, "-o", &full, input], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "rows go to --output, not stdout");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("202 rows in") && err.contains("rows/s") && err.contains("2 failed"),
+        "{err}"
+    );
+    assert!(err.contains("line 201"), "the first failure names its line: {err}");
+    assert!(!err.contains('\r'), "no progress bar when stderr is not a terminal");
+    let full = read_lines(std::path::Path::new(&full));
+    assert_eq!(full.len(), 202);
+
+    // three shards cover every row exactly once, each in input order
+    let mut union: Vec<String> = Vec::new();
+    for i in 0..3 {
+        let part = p(&format!("part-{i}.jsonl"));
+        let o = warta(
+            &[
+                "classify",
+                "--model",
+                &model,
+                "--shard",
+                &format!("{i}/3"),
+                "-o",
+                &part,
+                input,
+            ],
+            "",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let lines = read_lines(std::path::Path::new(&part));
+        let positions: Vec<usize> = lines
+            .iter()
+            .map(|l| {
+                full.iter()
+                    .position(|f| f == l)
+                    .expect("a shard row is a row of the whole")
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "shard {i} keeps input order");
+        assert!(positions.iter().all(|&k| k % 3 == i), "shard {i} holds lines i, i+3, …");
+        union.extend(lines);
+    }
+    union.sort();
+    let mut sorted = full.clone();
+    sorted.sort();
+    assert_eq!(union, sorted);
+
+    // an interrupted job: 50 rows written, the 51st cut off mid-line; --resume finishes it
+    let partial = p("partial.jsonl");
+    let mut cut = full[..50].join("\n");
+    cut.push('\n');
+    cut.push_str(&full[50][..10]);
+    std::fs::write(&partial, cut).expect("write partial");
+    let o = warta(&["classify", "--model", &model, "--resume", "-o", &partial, input], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("50 skipped"), "{err}");
+    assert!(err.contains("incomplete last line"), "{err}");
+    assert_eq!(
+        read_lines(std::path::Path::new(&partial)),
+        full,
+        "resumed output equals one whole run"
+    );
+    // resuming a finished job does nothing more
+    let o = warta(&["classify", "--model", &model, "--resume", "-o", &partial, input], "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 rows in"));
+    assert_eq!(read_lines(std::path::Path::new(&partial)).len(), 202);
+
+    // bad flags are one-line errors
+    for bad in [vec!["--shard", "3/3"], vec!["--shard", "x"], vec!["--resume"]] {
+        let mut args = vec!["classify", "--model", &model];
+        args.extend(bad.iter().copied());
+        args.push(input);
+        let o = warta(&args, "");
+        assert!(!o.status.success(), "{bad:?} must fail");
+    }
+
+    // extract shares the batch options
+    let ents = p("entities.jsonl");
+    let o = warta(&["extract", "--shard", "1/2", "-o", &ents, input], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_lines(std::path::Path::new(&ents)).len(), 101);
+}
+
+#[test]
+fn eval_report_writes_pictures_and_a_page() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let data = dir.path().join("train.jsonl");
+    let report = dir.path().join("report");
+    let o = warta(
+        &[
+            "eval",
+            "--model",
+            &model,
+            "--data",
+            data.to_str().expect("path"),
+            "--json",
+            "--report",
+            report.to_str().expect("path"),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json still prints the metrics");
+    for f in ["confusion.png", "per_label.png"] {
+        let png = std::fs::read(report.join(f)).expect(f);
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f} is a PNG");
+        assert!(png.len() > 5_000, "{f} has a picture in it");
+    }
+    for f in ["confusion.svg", "per_label.svg"] {
+        let svg = std::fs::read_to_string(report.join(f)).expect(f);
+        assert!(
+            svg.contains("<svg") && svg.contains("drugs_crime"),
+            "{f} names the labels"
+        );
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).expect("index.html");
+    let accuracy = m["accuracy"].as_f64().expect("accuracy");
+    assert!(html.contains(&format!("{accuracy:.4}")), "the page shows the numbers");
+    assert!(html.contains("<img src=\"confusion.png\"") && html.contains("migration"));
+}
+
+/// Kill `child` and wait for it.
+fn stop(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn classify_remote_streams_a_file_through_a_server_and_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let input = dir.path().join("in.jsonl");
+    let mut text = rows(20_000);
+    text.push_str("{\"id\":\"empty\",\"text\":\"\"}\nnot json\n");
+    std::fs::write(&input, &text).expect("write input");
+    let input = input.to_str().expect("path");
+    let local = dir.path().join("local.jsonl");
+    let o = warta(
+        &[
+            "classify",
+            "--model",
+            &model,
+            "-o",
+            local.to_str().expect("path"),
+            input,
+        ],
+        "",
+    );
+    assert!(o.status.success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = || {
+        Command::new(env!("CARGO_BIN_EXE_warta"))
+            .args(["serve", "--addr", &addr, "--model", &model])
+            .env("WARTA_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start warta serve")
+    };
+    let mut first = server();
+    let remote = dir.path().join("remote.jsonl");
+    // a small window and a client that starts before the server is up: it retries
+    let client = Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args(["classify", "--remote", &addr, "--remote-window", "16", "-o"])
+        .arg(&remote)
+        .arg(input)
+        .env("WARTA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    // once answers are arriving (the first 64 KiB flushed), kill the server and start another
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&remote).map_or(0, |m| m.len()) == 0 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    stop(&mut first);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut second = server();
+    let out = client.wait_with_output().expect("client");
+    stop(&mut second);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // the stream broke under the client (not only a first connect before the server was up)
+    assert!(
+        err.contains("code=") || err.contains("stream ended early"),
+        "the client saw the restart and retried: {err}"
+    );
+    assert!(err.contains("20002 rows in") && err.contains("2 failed"), "{err}");
+    let (remote, local) = (read_lines(&remote), read_lines(&local));
+    assert_eq!(remote.len(), local.len(), "every row answered once");
+    for (r, l) in remote.iter().zip(&local) {
+        let (r, l): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(r).expect("json"),
+            serde_json::from_str(l).expect("json"),
+        );
+        assert_eq!(r["id"], l["id"]);
+        assert_eq!(r["labels"], l["labels"], "the server's answer equals the local one");
+        assert_eq!(r["error"].is_null(), l["error"].is_null());
+    }
+
+    // a refusal that retrying cannot fix ends the run with a one-line reason
+    let mut guarded = Command::new(env!("CARGO_BIN_EXE_warta"))
+        .args([
+            "serve",
+            "--addr",
+            &addr,
+            "--model",
+            &model,
+            "--api-token",
+            "s3cret-token",
+        ])
+        .env("WARTA_LOG", "error")
+        .spawn()
+        .expect("start warta serve");
+    let o = warta(
+        &["classify", "--remote", &addr, "--api-token", "wrong"],
+        "{\"id\":\"a\",\"text\":\"vaksin\"}\n",
+    );
+    stop(&mut guarded);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Unauthenticated"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -2,6 +2,7 @@
 //! from the environment as `WARTA_<FLAG>`.
 
 mod batch;
+mod remote;
 
 use crate::corpus::{examples, read_labelled};
 use crate::error::Error;
@@ -214,6 +215,47 @@ pub struct EvalArgs {
     /// Print one JSON object: accuracy, macro_f1, n, per_label, model_version.
     #[arg(long, env = "WARTA_JSON")]
     pub json: bool,
+    /// Also write a report to look at into this directory: confusion-matrix heatmap and
+    /// per-label precision/recall/F1 bars (PNG and SVG) and an index.html with the numbers.
+    #[arg(long, env = "WARTA_REPORT")]
+    pub report: Option<PathBuf>,
+}
+
+/// Options every batch command (`classify`, `extract`) shares.
+#[derive(Debug, Default, Args)]
+pub struct BatchArgs {
+    /// Write the output rows to this file instead of standard output.
+    #[arg(long, short = 'o', env = "WARTA_OUTPUT")]
+    pub output: Option<PathBuf>,
+    /// Skip the rows whose id is already in --output (appending the rest), so an interrupted
+    /// job continues where it stopped.
+    #[arg(long, env = "WARTA_RESUME", requires = "output")]
+    pub resume: bool,
+    /// Work on one shard of the input, I/N (0 <= I < N): the rows whose 0-based line index
+    /// modulo N is I. For N parallel workers, e.g. an indexed Kubernetes Job.
+    #[arg(long, env = "WARTA_SHARD", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Progress bar on standard error: auto (only on a terminal), always or never.
+    #[arg(long, env = "WARTA_PROGRESS", value_enum, default_value = "auto")]
+    pub progress: Progress,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: usize = i.trim().parse().map_err(|_| format!("bad shard index {i:?}"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("bad shard count {n:?}"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +272,18 @@ pub struct ClassifyArgs {
     /// Add to each label the terms of the row that pushed most towards it.
     #[arg(long, env = "WARTA_EXPLAIN")]
     pub explain: bool,
+    /// Send the rows to a running server (HOST:PORT or URL) through ClassifyStream instead of
+    /// classifying here; bounded in flight, retried on UNAVAILABLE.
+    #[arg(long, env = "WARTA_REMOTE")]
+    pub remote: Option<String>,
+    /// With --remote: requests sent ahead of their answers.
+    #[arg(long, env = "WARTA_REMOTE_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub remote_window: u32,
+    /// With --remote: bearer token for a server started with --api-token.
+    #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// JSONL input file, or - for standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
@@ -249,6 +303,8 @@ pub struct ExtractArgs {
     /// Exit with status 2 when any row could not be processed.
     #[arg(long, env = "WARTA_STRICT")]
     pub strict: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// JSONL input file ({"id","text"[,"title"]}), a .txt article, or - for standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
@@ -591,20 +647,39 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     }
     let index = |l: &str| names.iter().position(|n| n == l).unwrap_or(0);
     let started = Instant::now();
-    let (m, n_rows) = if model.is_multi_label() {
+    let (m, n_rows, confusion) = if model.is_multi_label() {
         let predicted: Vec<Vec<usize>> = rows.iter().map(|r| model.predict_labels(&r.full_text())).collect();
         let truth: Vec<Vec<usize>> = rows
             .iter()
             .map(|r| r.labels.iter().map(|l| index(l)).collect())
             .collect();
-        (score_multilabel(&truth, &predicted, &names), rows.len())
+        (score_multilabel(&truth, &predicted, &names), rows.len(), None)
     } else {
         let ex = examples(&rows);
         let predicted: Vec<usize> = ex.iter().map(|e| model.predict_index(&e.text)).collect();
         let truth: Vec<usize> = ex.iter().map(|e| index(&e.label)).collect();
-        (score(&truth, &predicted, &names), ex.len())
+        let mut confusion = vec![vec![0u64; names.len()]; names.len()];
+        for (&t, &p) in truth.iter().zip(&predicted) {
+            if let Some(cell) = confusion.get_mut(t).and_then(|r| r.get_mut(p)) {
+                *cell += 1;
+            }
+        }
+        (score(&truth, &predicted, &names), ex.len(), Some(confusion))
     };
     let elapsed = started.elapsed();
+    if let Some(dir) = &args.report {
+        let files = crate::report::write(
+            dir,
+            &crate::report::Evaluation {
+                labels: &names,
+                confusion,
+                metrics: &m,
+                model: model.version().to_string(),
+                data: args.data.iter().map(|p| p.display().to_string()).collect(),
+            },
+        )?;
+        eprintln!("report: {} ({})", dir.join("index.html").display(), files.join(", "));
+    }
     if args.json {
         let mut v = serde_json::to_value(&m).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
