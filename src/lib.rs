@@ -19,6 +19,7 @@ pub mod proto;
 pub mod report;
 pub mod service;
 pub mod shutdown;
+pub mod telemetry;
 pub mod text;
 
 pub use error::Error;

@@ -564,3 +564,12 @@ fn classify_remote_streams_a_file_through_a_server_and_survives_a_restart() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[cfg(not(feature = "otlp"))]
+#[test]
+fn otlp_export_without_the_feature_is_a_clear_error() {
+    let o = warta(&["--otlp-endpoint", "http://127.0.0.1:4317", "classify"], "");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--features otlp"), "{err}");
+}

@@ -32,16 +32,15 @@ pub struct Cli {
     /// Worker threads for batch work (0: one per core).
     #[arg(long, env = "WARTA_THREADS", default_value_t = 0, global = true)]
     pub threads: usize,
+    /// Export spans (one per gRPC call) to this OpenTelemetry collector, OTLP/gRPC, e.g.
+    /// http://otel-collector:4317. Needs a binary built with `--features otlp`.
+    #[arg(long, env = "WARTA_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Pretty,
-}
+pub use crate::telemetry::LogFormat;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
