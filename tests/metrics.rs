@@ -53,6 +53,16 @@ async fn metrics_count_calls_codes_latency_batches_labels_and_the_model() {
         .classify_batch(batch_req(batch.expect("articles"), 1))
         .await
         .expect("batch");
+    // a stream is one call, timed over its whole life (three requests 150 ms apart)
+    let requests = async_stream_of_three();
+    let mut answers = client.classify_stream(requests).await.expect("stream").into_inner();
+    let mut answered = 0;
+    while let Some(a) = answers.message().await.expect("answer") {
+        assert!(a.error.is_none());
+        answered += 1;
+    }
+    assert_eq!(answered, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 
     let page = scrape(metrics_addr, "/metrics").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -84,5 +94,27 @@ async fn metrics_count_calls_codes_latency_batches_labels_and_the_model() {
             .any(|l| l.starts_with("warta_model_info{") && l.contains(&version) && l.ends_with(" 1")),
         "{page}"
     );
+    assert_eq!(
+        sample(&page, r#"warta_requests_total{method="ClassifyStream",code="OK"}"#),
+        Some(1.0),
+        "{page}"
+    );
+    let stream_secs =
+        sample(&page, r#"warta_request_duration_seconds_sum{method="ClassifyStream"}"#).expect("stream time");
+    assert!(
+        stream_secs >= 0.3,
+        "the stream's whole life is timed, not its opening: {stream_secs}"
+    );
     assert!(scrape(metrics_addr, "/other").await.starts_with("HTTP/1.1 404"));
+}
+
+/// Three classify requests, 150 ms apart, then the end of the stream.
+fn async_stream_of_three() -> impl tokio_stream::Stream<Item = warta::proto::v1::ClassifyRequest> {
+    use tokio_stream::StreamExt;
+    tokio_stream::iter(0..3).then(|i| async move {
+        if i > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        }
+        classify_req(article(&i.to_string(), "vaksin di rumah sakit"), 1)
+    })
 }

@@ -276,7 +276,7 @@ pub struct ClassifyArgs {
     #[arg(long, env = "WARTA_REMOTE")]
     pub remote: Option<String>,
     /// With --remote: requests sent ahead of their answers.
-    #[arg(long, env = "WARTA_REMOTE_WINDOW", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, env = "WARTA_REMOTE_WINDOW", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub remote_window: u32,
     /// With --remote: bearer token for a server started with --api-token.
     #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]

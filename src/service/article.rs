@@ -72,6 +72,21 @@ fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T
     result
 }
 
+/// A ClassifyStream call from its start to its end: recorded in the metrics when dropped, so
+/// its latency is the stream's whole life, not the time to open it.
+struct StreamCall {
+    started: std::time::Instant,
+    code: tonic::Code,
+}
+
+impl Drop for StreamCall {
+    fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        super::metrics::record_call("ClassifyStream", self.code, elapsed);
+        tracing::debug!(method = "ClassifyStream", micros = elapsed.as_micros() as u64, code = ?self.code, "stream ended");
+    }
+}
+
 /// Most stream requests classified together.
 const STREAM_CHUNK: usize = 64;
 /// Batches smaller than this are classified on one thread: spreading them costs more than it saves.
@@ -197,6 +212,7 @@ impl ArticleApi {
         &self,
         request: Request<Streaming<pb::ClassifyRequest>>,
         slot: super::Slot,
+        started: std::time::Instant,
     ) -> Result<Response<ClassifyStreamOut>, Status> {
         // fail fast, before any work, if there is no model
         self.state.model()?;
@@ -212,6 +228,11 @@ impl ArticleApi {
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         tokio::spawn(async move {
             let _slot = slot;
+            // the call is counted and timed when the stream ends, however it ends
+            let mut call = StreamCall {
+                started,
+                code: tonic::Code::Ok,
+            };
             while let Some(chunk) = inbound.next().await {
                 super::metrics::record_batch("ClassifyStream", chunk.len());
                 let mut requests = Vec::with_capacity(chunk.len());
@@ -227,16 +248,19 @@ impl ArticleApi {
                 let answers = match blocking(move || classify_many(&state, &requests)).await {
                     Ok(a) => a,
                     Err(status) => {
+                        call.code = status.code();
                         let _ = tx.send(Err(status)).await;
                         return;
                     }
                 };
                 for answer in answers {
                     if tx.send(Ok(answer)).await.is_err() {
-                        return; // the client went away
+                        call.code = tonic::Code::Cancelled; // the client went away
+                        return;
                     }
                 }
                 if let Some(status) = failure {
+                    call.code = status.code();
                     let _ = tx.send(Err(status)).await;
                     return;
                 }
@@ -304,10 +328,13 @@ impl ArticleService for ArticleApi {
         let started = std::time::Instant::now();
         // a stream holds one slot for its whole life
         let result = match self.state.admit() {
-            Ok(slot) => self.classify_stream_inner(request, slot).await,
+            Ok(slot) => self.classify_stream_inner(request, slot, started).await,
             Err(e) => Err(e.into()),
         };
-        logged("ClassifyStream", started, result)
+        match result {
+            ok @ Ok(_) => ok, // counted when the stream ends (StreamCall)
+            refused => logged("ClassifyStream", started, refused),
+        }
     }
 
     async fn extract(&self, request: Request<pb::ExtractRequest>) -> Result<Response<pb::ExtractResponse>, Status> {
