@@ -158,7 +158,17 @@ fn name_run(doc: &Document<'_>, i: usize) -> usize {
         }
         j += 1;
     }
+    // a particle belongs to a name only between capitalised parts: "Obrador di | Mexico City"
+    while j > i + 1 && !doc.words[j - 1].is_capitalized() {
+        j -= 1;
+    }
     j - i
+}
+
+/// Days and full month names are capitalised but name nothing: "… City pada Selasa".
+fn is_calendar_word(word: &str) -> bool {
+    let lex = Lexicon::get();
+    lex.is_day(word) || lex.is_full_month(word)
 }
 
 /// Capitalised-span rules: people after titles and honorifics or with person cues,
@@ -226,17 +236,25 @@ impl EntitySource for NameRules {
                 i += 1;
                 continue;
             }
-            // organisations and places with a head word, lower-case connectors allowed
-            if ORG_HEADS.contains(&w.text) || PLACE_HEADS.contains(&w.text) {
+            // organisations and places with a head word, lower-case connectors allowed; a
+            // place head inside a capitalised run is its tail ("Mexico City"), not a start
+            let inside_run = i > 0
+                && joined(doc, i - 1, i + 1)
+                && doc.words[i - 1].is_capitalized()
+                && doc.words[i - 1].has_letter();
+            if ORG_HEADS.contains(&w.text) || (PLACE_HEADS.contains(&w.text) && !inside_run) {
                 let mut j = i + 1;
                 let mut end = i + 1;
                 while j < n && joined(doc, j - 1, j + 1) && j - i < 10 {
                     let x = doc.words[j];
-                    if x.is_capitalized() && x.has_letter() {
+                    if x.is_capitalized() && x.has_letter() && !is_calendar_word(x.text) {
                         j += 1;
                         end = j;
                     } else if ORG_CONNECTORS.contains(&x.text)
-                        && doc.words.get(j + 1).is_some_and(|nx| nx.is_capitalized())
+                        && doc
+                            .words
+                            .get(j + 1)
+                            .is_some_and(|nx| nx.is_capitalized() && !is_calendar_word(nx.text))
                     {
                         j += 1;
                     } else {

@@ -360,6 +360,30 @@ mod tests {
         }
     }
 
+    /// (text, kind) of every entity the full default extractor finds.
+    fn entities(text: &str) -> Vec<(String, String)> {
+        Extractor::default()
+            .extract("t", "", text, None)
+            .entities
+            .into_iter()
+            .map(|e| (e.text, e.kind.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_before_a_place_and_a_place_before_a_weekday() {
+        let got =
+            entities("Blinken bertemu Presiden Meksiko Andrés Manuel López Obrador di Mexico City pada Selasa (8/6).");
+        let has = |t: &str, k: &str| got.iter().any(|(x, y)| x == t && y == k);
+        assert!(has("Andrés Manuel López Obrador", "PERSON"), "{got:?}");
+        assert!(has("Mexico City", "LOCATION"), "{got:?}");
+        assert!(has("Meksiko", "LOCATION"), "{got:?}");
+        assert!(
+            !got.iter().any(|(x, _)| x.contains("Selasa") || x.ends_with(" di")),
+            "{got:?}"
+        );
+    }
+
     #[test]
     fn overlaps_resolve_longest_then_priority() {
         let got = resolve_overlaps(vec![
