@@ -278,6 +278,23 @@ pub struct ClassifyArgs {
     /// With --remote: requests sent ahead of their answers.
     #[arg(long, env = "WARTA_REMOTE_WINDOW", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub remote_window: u32,
+    /// With --remote: consecutive failed attempts (connect or stream) before giving up;
+    /// backoff from 0.1 s doubling to 5 s between them.
+    #[arg(long, env = "WARTA_REMOTE_RETRIES", default_value_t = 12)]
+    pub remote_retries: u32,
+    /// With --remote: TLS, trusting this CA certificate (PEM) for the server's certificate.
+    #[arg(long, env = "WARTA_REMOTE_CA")]
+    pub remote_ca: Option<PathBuf>,
+    /// With --remote and TLS: a client certificate and key (PEM) for a server that requires
+    /// mutual TLS (--tls-client-ca).
+    #[arg(long, env = "WARTA_REMOTE_CERT", requires = "remote_key")]
+    pub remote_cert: Option<PathBuf>,
+    #[arg(long, env = "WARTA_REMOTE_KEY", requires = "remote_cert")]
+    pub remote_key: Option<PathBuf>,
+    /// With --remote and TLS: the name the server's certificate must carry (default: the
+    /// address's host).
+    #[arg(long, env = "WARTA_REMOTE_DOMAIN")]
+    pub remote_domain: Option<String>,
     /// With --remote: bearer token for a server started with --api-token.
     #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,

@@ -18,11 +18,8 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
-
-/// Consecutive failed attempts before giving up (backoff 0.1 s doubling to 5 s: ~40 s in all).
-const MAX_RETRIES: u32 = 12;
 
 /// One input row on its way: a request for the server, or an answer known locally (a row that
 /// cannot be parsed gets its error line here, in its place in the output).
@@ -46,19 +43,46 @@ pub fn classify(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
     rt.block_on(run(addr, args))
 }
 
-fn endpoint(addr: &str) -> Result<Endpoint, Error> {
+fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot read {}: {e}", path.display()),
+        ))
+    })
+}
+
+/// The server's endpoint: plaintext, or TLS when a CA is given (or the address is https://).
+fn endpoint(addr: &str, args: &ClassifyArgs) -> Result<Endpoint, Error> {
+    let tls = args.remote_ca.is_some() || addr.starts_with("https://");
     let url = if addr.contains("://") {
         addr.to_string()
+    } else if tls {
+        format!("https://{addr}")
     } else {
         format!("http://{addr}")
     };
-    Endpoint::from_shared(url)
-        .map(|e| {
-            e.connect_timeout(Duration::from_secs(5))
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true)
-        })
-        .map_err(|e| Error::invalid("remote", format!("bad address {addr:?}: {e}")))
+    let bad = |e: &dyn std::fmt::Display| Error::invalid("remote", format!("bad address {addr:?}: {e}"));
+    let mut endpoint = Endpoint::from_shared(url).map_err(|e| bad(&e))?;
+    if tls {
+        let mut config = ClientTlsConfig::new();
+        config = match &args.remote_ca {
+            Some(ca) => config.ca_certificate(Certificate::from_pem(read_pem(ca)?)),
+            // a server with a certificate from a public CA
+            None => config.with_webpki_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&args.remote_cert, &args.remote_key) {
+            config = config.identity(Identity::from_pem(read_pem(cert)?, read_pem(key)?));
+        }
+        if let Some(domain) = &args.remote_domain {
+            config = config.domain_name(domain.clone());
+        }
+        endpoint = endpoint.tls_config(config).map_err(|e| bad(&e))?;
+    }
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(5))
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true))
 }
 
 fn retryable(status: &Status) -> bool {
@@ -165,7 +189,7 @@ async fn connect(endpoint: &Endpoint, token: Option<&str>) -> Result<Client, Sta
     let channel = endpoint
         .connect()
         .await
-        .map_err(|e| Status::unavailable(format!("cannot connect: {e}")))?;
+        .map_err(|e| Status::unavailable(format!("cannot connect: {}", chain(&e))))?;
     Ok(Client {
         inner: ArticleServiceClient::new(channel)
             .max_decoding_message_size(64 << 20)
@@ -180,7 +204,7 @@ struct Client {
 }
 
 async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
-    let endpoint = endpoint(addr)?;
+    let endpoint = endpoint(addr, args)?;
     let done = match (&args.batch.output, args.batch.resume) {
         (Some(path), true) => Done::read(path)?,
         _ => Done::default(),
@@ -195,13 +219,14 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
     let mut input_done = false;
     let mut failures = 0u32;
     let mut client: Option<Client> = None;
+    let mut last_error = String::new();
 
     'attempt: loop {
         if failures > 0 {
-            if failures > MAX_RETRIES {
+            if failures > args.remote_retries {
                 return Err(Error::Remote(format!(
-                    "{addr}: gave up after {MAX_RETRIES} retries; {} rows written, {} unanswered",
-                    tally.rows, in_flight
+                    "{addr}: gave up after {} retries ({last_error}); {} rows written, {} unanswered",
+                    args.remote_retries, tally.rows, in_flight
                 )));
             }
             let backoff = Duration::from_millis(100u64 << (failures - 1).min(6)).min(Duration::from_secs(5));
@@ -214,6 +239,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
                 Err(s) => {
                     failures += 1;
                     tracing::warn!(attempt = failures, "{}", s.message());
+                    last_error = s.message().to_string();
                     continue 'attempt;
                 }
             },
@@ -243,6 +269,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
             Err(s) if retryable(&s) => {
                 failures += 1;
                 tracing::warn!(attempt = failures, code = ?s.code(), "{}", s.message());
+                last_error = format!("{:?}: {}", s.code(), s.message());
                 continue 'attempt;
             }
             Err(s) => return Err(status_error(addr, s)),
@@ -298,6 +325,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
                     Ok(None) => {
                         // the server ended the stream with requests unanswered: try again
                         failures += 1;
+                        last_error = "the stream ended early".into();
                         tracing::warn!(attempt = failures, unanswered = in_flight, "stream ended early");
                         in_flight = 0;
                         client = None;
@@ -305,6 +333,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
                     }
                     Err(s) if retryable(&s) || s.code() == Code::Cancelled || s.code() == Code::Unknown => {
                         failures += 1;
+                        last_error = format!("{:?}: {}", s.code(), s.message());
                         tracing::warn!(attempt = failures, code = ?s.code(), "{}", s.message());
                         in_flight = 0;
                         client = None;
@@ -320,6 +349,18 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
     progress.bar.finish_and_clear();
     tally.skipped = progress.skipped.load(std::sync::atomic::Ordering::Relaxed);
     tally.finish("classify", args.strict)
+}
+
+/// An error with its causes: tonic's transport error alone says only "transport error".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
 }
 
 /// Write one output line; `true` when the reader has gone (a closed pipe ends us quietly).
