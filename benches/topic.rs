@@ -88,6 +88,9 @@ fn ag_news_split(shared: &Path, work: &Path) -> Split {
     }
 }
 
+/// Largest train split the benchmark tunes on (`warta train --tune`'s grid, 5-fold).
+const TUNE_MAX_ROWS: usize = 2000;
+
 /// The dev rows repeated until there are at least `min` of them: enough work for a stable rate.
 fn inflate(dev: &[Row], min: usize, path: &Path) -> Vec<Row> {
     let mut out = Vec::new();
@@ -244,6 +247,26 @@ fn main() {
             .iter()
             .map(|(n, c)| run_warta(n, c, &train_rows, &dev_rows, &many, &many_path))
             .collect();
+        // what `warta train --tune` picks by 5-fold CV on the train split alone (dev unseen);
+        // on the small corpora only: on AG News the grid takes minutes (CI keeps its budget)
+        let trials = if train_rows.len() <= TUNE_MAX_ROWS {
+            let started = Instant::now();
+            let trials = warta::pipeline::tune(&train_rows, &TrainConfig::default(), 5).expect("tune");
+            Some((trials, started.elapsed().as_secs_f64()))
+        } else {
+            None
+        };
+        if let Some((best, tune_s)) = trials.as_ref().and_then(|(t, s)| Some((t.first()?, *s))) {
+            let name = format!("warta --tune → {} (grid {tune_s:.0} s)", best.describe());
+            results.push(run_warta(
+                &name,
+                &best.config,
+                &train_rows,
+                &dev_rows,
+                &many,
+                &many_path,
+            ));
+        }
         // peers score on the inflated file: same proportions as dev, enough documents to time
         let peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
         let best_peer_acc = peers.iter().map(|p| p.accuracy).fold(0.0, f64::max);
