@@ -382,7 +382,9 @@ async fn json_logs_carry_method_request_id_and_latency() {
         .collect();
     let call = lines
         .iter()
-        .find(|l| l["span"]["request_id"] == "req-42" && l["fields"]["micros"].is_u64())
+        .find(|l| l["span"]["request_id"] == "req-42" && l["fields"]["micros"].is_u64() && l["span"]["code"] == "OK")
         .unwrap_or_else(|| panic!("no call line with request id and latency:\n{logs}"));
     assert_eq!(call["span"]["method"], "/warta.v1.ArticleService/Classify");
+    // the span itself carries the outcome once the call ends (and so do exported spans)
+    assert!(call["span"]["latency_us"].is_u64(), "{call}");
 }

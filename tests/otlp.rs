@@ -105,7 +105,10 @@ async fn each_call_is_a_span_at_the_collector() {
     let spans = spans(&collector);
     let call = spans
         .iter()
-        .find(|(_, attrs)| attrs.iter().any(|(k, v)| k == "request_id" && v == "otlp-trace-1"))
+        .find(|(_, attrs)| {
+            attrs.iter().any(|(k, v)| k == "request_id" && v == "otlp-trace-1")
+                && attrs.iter().any(|(k, v)| k == "code" && v == "OK")
+        })
         .unwrap_or_else(|| panic!("no span for the call among {spans:?}"));
     assert_eq!(call.0, "grpc");
     assert!(
@@ -114,4 +117,5 @@ async fn each_call_is_a_span_at_the_collector() {
             .any(|(k, v)| k == "method" && v == "/warta.v1.ArticleService/Classify"),
         "{call:?}"
     );
+    assert!(call.1.iter().any(|(k, _)| k == "latency_us"), "{call:?}");
 }

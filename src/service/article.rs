@@ -62,6 +62,10 @@ fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T
         elapsed,
     );
     let micros = elapsed.as_micros() as u64;
+    let code = result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+    let span = tracing::Span::current();
+    span.record("code", super::metrics::code_name(code));
+    span.record("latency_us", micros);
     match &result {
         Ok(_) => tracing::debug!(method, micros, "ok"),
         Err(s) if matches!(s.code(), tonic::Code::Internal | tonic::Code::Unknown) => {
@@ -77,12 +81,17 @@ fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T
 struct StreamCall {
     started: std::time::Instant,
     code: tonic::Code,
+    /// The call's request span (the stream's task runs outside it).
+    span: tracing::Span,
 }
 
 impl Drop for StreamCall {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
         super::metrics::record_call("ClassifyStream", self.code, elapsed);
+        self.span.record("code", super::metrics::code_name(self.code));
+        self.span.record("latency_us", elapsed.as_micros() as u64);
+        let _entered = self.span.enter();
         tracing::debug!(method = "ClassifyStream", micros = elapsed.as_micros() as u64, code = ?self.code, "stream ended");
     }
 }
@@ -226,12 +235,14 @@ impl ArticleApi {
                 .chunks_timeout(STREAM_CHUNK, Duration::from_millis(1)),
         );
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNK);
+        let span = tracing::Span::current();
         tokio::spawn(async move {
             let _slot = slot;
             // the call is counted and timed when the stream ends, however it ends
             let mut call = StreamCall {
                 started,
                 code: tonic::Code::Ok,
+                span,
             };
             while let Some(chunk) = inbound.next().await {
                 super::metrics::record_batch("ClassifyStream", chunk.len());

@@ -411,7 +411,14 @@ where
                 .filter(|v| v.len() <= 128)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("w{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-            tracing::info_span!("grpc", method = %req.uri().path(), request_id = %id)
+            tracing::info_span!(
+                "grpc",
+                method = %req.uri().path(),
+                request_id = %id,
+                // filled in when the call ends (article.rs): exported spans carry them
+                code = tracing::field::Empty,
+                latency_us = tracing::field::Empty
+            )
         })
         .layer(wire_status::WireStatusLayer)
         .add_service(health_service)
