@@ -306,6 +306,15 @@ fn rows(n: usize) -> String {
     s
 }
 
+/// `dir/in.jsonl`: `n` good rows, then one with empty text and one that is not JSON.
+fn batch_input(dir: &std::path::Path, n: usize) -> String {
+    let input = dir.join("in.jsonl");
+    let mut text = rows(n);
+    text.push_str("{\"id\":\"empty\",\"text\":\"\"}\nnot json\n");
+    std::fs::write(&input, &text).expect("write input");
+    input.to_str().expect("path").to_string()
+}
+
 fn read_lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .expect("output file")
@@ -318,11 +327,8 @@ fn read_lines(path: &std::path::Path) -> Vec<String> {
 fn batch_jobs_shard_resume_and_end_with_a_summary() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = model_file(dir.path());
-    let input = dir.path().join("in.jsonl");
-    let mut text = rows(200);
-    text.push_str("{\"id\":\"empty\",\"text\":\"\"}\nnot json\n");
-    std::fs::write(&input, &text).expect("write input");
-    let input = input.to_str().expect("path");
+    let input = batch_input(dir.path(), 200);
+    let input = input.as_str();
     let p = |name: &str| dir.path().join(name).to_str().expect("path").to_string();
 
     // the whole file, into --output, with a summary line on stderr
@@ -462,11 +468,8 @@ fn stop(child: &mut std::process::Child) {
 fn classify_remote_streams_a_file_through_a_server_and_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = model_file(dir.path());
-    let input = dir.path().join("in.jsonl");
-    let mut text = rows(20_000);
-    text.push_str("{\"id\":\"empty\",\"text\":\"\"}\nnot json\n");
-    std::fs::write(&input, &text).expect("write input");
-    let input = input.to_str().expect("path");
+    let input = batch_input(dir.path(), 20_000);
+    let input = input.as_str();
     let local = dir.path().join("local.jsonl");
     let o = warta(
         &[
