@@ -813,8 +813,7 @@ async fn sighup_reloads_the_model_file_in_the_real_binary() {
         .collect();
     let next = warta::model::train(&ex, &TrainConfig::default()).expect("train");
     next.save(&path).expect("save");
-    // SAFETY: kill(2) on our own child's pid with a valid signal number.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    common::signal(&child, libc::SIGHUP);
     let mut after = before.clone();
     for _ in 0..300 {
         after = version(&mut client).await.expect("version");
@@ -823,9 +822,9 @@ async fn sighup_reloads_the_model_file_in_the_real_binary() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // SAFETY: as above, SIGTERM for a clean stop, within the drain timeout even though our
+    // SIGTERM for a clean stop, within the drain timeout even though our
     // client still holds its connection open
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    common::signal(&child, libc::SIGTERM);
     let stopping = std::time::Instant::now();
     let status = child.wait().expect("wait");
     assert!(stopping.elapsed() < Duration::from_secs(5), "{:?}", stopping.elapsed());

@@ -250,8 +250,7 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
     }
     let loader = tokio::spawn(async move { load(addr, 20_000, 32, None).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // SAFETY: kill(2) on our own child's pid with a valid signal number.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    common::signal(&child, libc::SIGTERM);
     let stopping = Instant::now();
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
@@ -336,8 +335,7 @@ async fn info_logs_carry_no_article_text_and_no_token() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // SAFETY: kill(2) on our own child's pid with a valid signal number.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    common::signal(&child, libc::SIGTERM);
     let _ = child.wait();
     assert!(answered);
     let logs = std::fs::read_to_string(dir.path().join("log")).expect("logs");
@@ -371,8 +369,7 @@ async fn json_logs_carry_method_request_id_and_latency() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // SAFETY: kill(2) on our own child's pid with a valid signal number.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    common::signal(&child, libc::SIGTERM);
     let _ = child.wait();
     assert!(answered);
     let logs = std::fs::read_to_string(dir.path().join("log")).expect("logs");

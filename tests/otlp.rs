@@ -95,8 +95,7 @@ async fn each_call_is_a_span_at_the_collector() {
     assert!(answered, "the server answered");
 
     // SIGTERM: the server drains and flushes its spans before it exits
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    common::signal(&child, libc::SIGTERM);
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")

@@ -160,3 +160,10 @@ pub fn serve_command(global: &[&str], serve: &[&str], model: &std::path::Path) -
         .arg(model);
     (cmd, addr)
 }
+
+/// Send `sig` (libc::SIGTERM, libc::SIGHUP, …) to a child process we started.
+#[cfg(unix)]
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0, "signal {sig}");
+}
