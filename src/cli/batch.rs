@@ -177,6 +177,16 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
     ))
 }
 
+/// Write one output line; `true` when the reader has gone: a closed pipe (`| head`) is a
+/// normal way for a reader to stop, and ends us quietly.
+pub(super) fn write_row(out: &mut Box<dyn Write>, line: &[u8]) -> Result<bool, Error> {
+    match out.write_all(line) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Where output rows go: standard output or `--output` (appended to when resuming).
 pub(super) fn open_output(batch: &BatchArgs) -> Result<Box<dyn Write>, Error> {
     match &batch.output {
@@ -315,13 +325,9 @@ fn each_row(
             if let Some(e) = error {
                 tally.fail(n, &e);
             }
-            if let Err(e) = out.write_all(&value) {
-                // a closed pipe (`| head`) is a normal way for a reader to stop
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    bar.finish_and_clear();
-                    return Ok(());
-                }
-                return Err(e.into());
+            if write_row(&mut out, &value)? {
+                bar.finish_and_clear();
+                return Ok(());
             }
         }
         bar.set_position(read.load(Ordering::Relaxed));

@@ -281,7 +281,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
                 if let Some(Item::Local { output, line, error }) = pending.pop_front() {
                     tally.rows += 1;
                     tally.fail(line, &error);
-                    if write(&mut out, &output)? {
+                    if batch::write_row(&mut out, &output)? {
                         return Ok(());
                     }
                 }
@@ -317,7 +317,7 @@ async fn run(addr: &str, args: &ClassifyArgs) -> Result<(), Error> {
                         if let Some(e) = error {
                             tally.fail(line, &e);
                         }
-                        if write(&mut out, &output)? {
+                        if batch::write_row(&mut out, &output)? {
                             return Ok(());
                         }
                         progress.bar.set_position(progress.read.load(std::sync::atomic::Ordering::Relaxed));
@@ -361,15 +361,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
-}
-
-/// Write one output line; `true` when the reader has gone (a closed pipe ends us quietly).
-fn write(out: &mut Box<dyn Write>, line: &[u8]) -> Result<bool, Error> {
-    match out.write_all(line) {
-        Ok(()) => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn status_error(addr: &str, s: Status) -> Error {
