@@ -296,6 +296,8 @@ pub struct Vectorizer {
     /// a known word costs one lookup instead of one per n-gram. Empty when not applicable.
     term_char_offsets: Vec<u32>,
     term_char_features: Vec<u32>,
+    /// 1 + ln(lead_weight): the sublinear weight of a term seen once in the lead.
+    lead_tf: f32,
 }
 
 /// (feature, count) pairs sorted by feature.
@@ -418,6 +420,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 term_char_offsets.push(end);
             }
         }
+        let lead_tf = 1.0 + d.config.lead_weight.ln();
         Ok(Vectorizer {
             config: d.config,
             terms: d.terms,
@@ -434,6 +437,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             char_index,
             term_char_offsets,
             term_char_features,
+            lead_tf,
         })
     }
 }
@@ -893,6 +897,7 @@ impl Vectorizer {
                 words,
                 chars,
                 bufs,
+                ..
             } = &mut *scratch;
             if counts.len() < self.len() {
                 counts.resize(self.len(), 0.0);
@@ -923,7 +928,7 @@ impl Vectorizer {
                 let start = out.values.len();
                 for &f in block.iter() {
                     let tf = std::mem::replace(&mut counts[f as usize], 0.0);
-                    let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
+                    let tf = self.tf_weight(tf);
                     let v = tf * self.idf[f as usize];
                     if v > 0.0 {
                         out.indices.push(f);
@@ -938,11 +943,161 @@ impl Vectorizer {
         })
     }
 
+    /// Add to `out` the linear scores `Σ_f x_f · weights[f·k .. f·k + k]` of this text's
+    /// TF-IDF vector `x` (as [`Self::transform`] gives it), without building `x`: each
+    /// block's weighted sum and norm are accumulated in one pass over its features, and the
+    /// sum is scaled once. `weights` is feature-major with `k = out.len()` columns. The hot
+    /// path of prediction.
+    pub fn linear_scores(&self, text: &str, weights: &[f32], out: &mut [f64]) {
+        let k = out.len();
+        if k == 0 {
+            return;
+        }
+        if self.len() > DENSE_MAX {
+            return self.linear_scores_sorted(text, weights, out);
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return self.linear_scores_sorted(text, weights, out);
+            };
+            let Scratch {
+                counts,
+                words,
+                chars,
+                bufs,
+                acc,
+            } = &mut *scratch;
+            if counts.len() < self.len() {
+                counts.resize(self.len(), 0.0);
+            }
+            words.clear();
+            chars.clear();
+            let mut dense = Dense {
+                counts,
+                words: std::mem::take(words),
+                chars: std::mem::take(chars),
+            };
+            self.scan_into(text, self.config.lead_weight, None, &mut dense, bufs);
+            let Dense {
+                counts,
+                words: w,
+                chars: c,
+            } = dense;
+            let scale = self.block_scale();
+            for block in [&w, &c] {
+                acc.clear();
+                acc.resize(k, 0.0);
+                // the label count as a constant: each feature's row becomes a fixed-size,
+                // unrolled multiply-add
+                let norm2 = match k {
+                    2 => self.block_sums::<2>(block, counts, weights, acc),
+                    3 => self.block_sums::<3>(block, counts, weights, acc),
+                    4 => self.block_sums::<4>(block, counts, weights, acc),
+                    5 => self.block_sums::<5>(block, counts, weights, acc),
+                    6 => self.block_sums::<6>(block, counts, weights, acc),
+                    7 => self.block_sums::<7>(block, counts, weights, acc),
+                    8 => self.block_sums::<8>(block, counts, weights, acc),
+                    _ => self.block_sums_any(block, counts, weights, acc),
+                };
+                if norm2 > 0.0 {
+                    let s = scale / norm2.sqrt();
+                    for (o, a) in out.iter_mut().zip(acc.iter()) {
+                        *o += (a * s) as f64;
+                    }
+                }
+            }
+            *words = w;
+            *chars = c;
+        })
+    }
+
+    /// One block of [`Self::linear_scores`] for `K` labels: add each feature's TF-IDF value
+    /// times its weight row to `acc`, reset its count, and return the block's squared norm.
+    #[inline]
+    fn block_sums<const K: usize>(&self, block: &[u32], counts: &mut [f32], weights: &[f32], acc: &mut [f32]) -> f32 {
+        let mut sums = [0.0f32; K];
+        let mut norm2 = 0.0f32;
+        for &f in block {
+            let f = f as usize;
+            let (Some(tf), Some(&idf)) = (counts.get_mut(f), self.idf.get(f)) else {
+                continue;
+            };
+            let v = self.tf_weight(std::mem::replace(tf, 0.0)) * idf;
+            norm2 += v * v;
+            if let Some(row) = weights
+                .get(f * K..f * K + K)
+                .and_then(|r| <&[f32; K]>::try_from(r).ok())
+            {
+                for c in 0..K {
+                    sums[c] += v * row[c];
+                }
+            }
+        }
+        acc.iter_mut().zip(sums).for_each(|(a, s)| *a = s);
+        norm2
+    }
+
+    /// [`Self::block_sums`] for any number of labels.
+    fn block_sums_any(&self, block: &[u32], counts: &mut [f32], weights: &[f32], acc: &mut [f32]) -> f32 {
+        let k = acc.len();
+        let mut norm2 = 0.0f32;
+        for &f in block {
+            let f = f as usize;
+            let (Some(tf), Some(&idf)) = (counts.get_mut(f), self.idf.get(f)) else {
+                continue;
+            };
+            let v = self.tf_weight(std::mem::replace(tf, 0.0)) * idf;
+            norm2 += v * v;
+            if let Some(row) = weights.get(f * k..f * k + k) {
+                for (a, w) in acc.iter_mut().zip(row) {
+                    *a += v * w;
+                }
+            }
+        }
+        norm2
+    }
+
+    /// [`Self::linear_scores`] through the materialised vector (wide hashed spaces).
+    fn linear_scores_sorted(&self, text: &str, weights: &[f32], out: &mut [f64]) {
+        let k = out.len();
+        for (f, x) in self.transform(text).row().iter() {
+            if let Some(row) = weights.get(f * k..f * k + k) {
+                for (o, w) in out.iter_mut().zip(row) {
+                    *o += (x * w) as f64;
+                }
+            }
+        }
+    }
+
+    /// Term frequency as weighted: 1 + ln(tf) when sublinear. A term seen once, in or out
+    /// of the lead, needs no logarithm: most counts are one of those two.
+    #[inline]
+    fn tf_weight(&self, tf: f32) -> f32 {
+        if !self.config.sublinear_tf {
+            tf
+        } else if tf == 1.0 {
+            1.0
+        } else if tf == self.config.lead_weight {
+            self.lead_tf
+        } else {
+            1.0 + tf.ln()
+        }
+    }
+
+    /// Each block's L2 norm: 1/√2 when words and characters are both on, so the whole is 1.
+    fn block_scale(&self) -> f32 {
+        if self.config.char_ngrams() {
+            std::f32::consts::FRAC_1_SQRT_2
+        } else {
+            1.0
+        }
+    }
+
     /// Append one block's TF-IDF values, L2-normalised to `norm`.
     fn weigh(&self, counts: &[(u32, f32)], norm: f32, out: &mut SparseVec) {
         let start = out.values.len();
         for &(f, tf) in counts {
-            let tf = if self.config.sublinear_tf { 1.0 + tf.ln() } else { tf };
+            let tf = self.tf_weight(tf);
             let v = tf * self.idf[f as usize];
             if v > 0.0 {
                 out.indices.push(f);
@@ -1030,6 +1185,8 @@ struct Scratch {
     words: Vec<u32>,
     chars: Vec<u32>,
     bufs: ScanBufs,
+    /// Per-label sums of [`Vectorizer::linear_scores`].
+    acc: Vec<f32>,
 }
 
 thread_local! {
@@ -1309,6 +1466,57 @@ mod tests {
                 assert_eq!(pairs.iter().map(|p| p.0).collect::<Vec<_>>(), sorted.indices, "{t}");
                 for (a, b) in pairs.iter().map(|p| p.1).zip(&sorted.values) {
                     assert!((a - b).abs() < 1e-6, "{t}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn linear_scores_equal_the_dot_product_of_the_tf_idf_vector() {
+        // the fused scorer must score exactly what training saw: x · w for x = transform(text)
+        let texts = [
+            "Migran migran tiba di perbatasan selatan, perdagangan manusia. Migran!",
+            "xyzzy",
+            "",
+            "Para MIGRAN menunggu: pengungsi, pengungsi, pengungsi! Perbatasan perbatasan.",
+        ];
+        let configs = [
+            FeatureConfig {
+                min_df: 1,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig { lead_terms: 3, ..all() },
+            FeatureConfig {
+                min_df: 1,
+                sublinear_tf: false,
+                stem: true,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                min_df: 1,
+                hash_bits: 12,
+                ..FeatureConfig::default()
+            },
+        ];
+        for cfg in configs {
+            let v = Vectorizer::fit(cfg, &docs()).unwrap();
+            // 3 labels takes the fixed-width path, 11 the general one
+            for k in [3usize, 11] {
+                let weights: Vec<f32> = (0..v.len() * k)
+                    .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+                    .collect();
+                for t in texts {
+                    let mut expected = vec![0.0f64; k];
+                    for (j, x) in v.transform(t).row().iter() {
+                        for (c, e) in expected.iter_mut().enumerate() {
+                            *e += (x * weights[j * k + c]) as f64;
+                        }
+                    }
+                    let mut got = vec![0.0f64; k];
+                    v.linear_scores(t, &weights, &mut got);
+                    for (g, e) in got.iter().zip(&expected) {
+                        assert!((g - e).abs() < 1e-5, "{t} (k={k}): {got:?} vs {expected:?}");
+                    }
                 }
             }
         }

@@ -80,9 +80,24 @@ impl LinearModel {
         }
     }
 
+    /// The weights, feature-major (`weights[j * classes + c]`).
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The per-label biases.
+    pub fn biases(&self) -> &[f32] {
+        &self.bias
+    }
+
     /// Probabilities of the labels for one row (they sum to 1 unless the link is `Independent`).
     pub fn predict_proba_row(&self, row: SparseRow<'_>, out: &mut [f64]) {
         self.decision(row, out);
+        self.apply_link(out);
+    }
+
+    /// Turn decision scores into probabilities, in place.
+    pub fn apply_link(&self, out: &mut [f64]) {
         match self.link {
             Link::Softmax => softmax_in_place(out),
             Link::Independent => {

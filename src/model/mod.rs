@@ -402,9 +402,10 @@ impl TopicModel {
 
     /// Probabilities over [`Self::labels`], in label order.
     pub fn predict_proba(&self, text: &str) -> Vec<f64> {
-        let x = self.vectorizer.transform_unordered(text);
-        let mut p = vec![0.0; self.labels.len()];
-        self.classifier.predict_proba_row(x.row(), &mut p);
+        let linear = self.classifier.linear();
+        let mut p: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
+        self.vectorizer.linear_scores(text, linear.weights(), &mut p);
+        linear.apply_link(&mut p);
         p
     }
 
@@ -417,9 +418,7 @@ impl TopicModel {
     /// features that raised that label's score most against the others: feature value ×
     /// (its weight for the label − its mean weight over all labels).
     pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
-        let x = self.vectorizer.transform_unordered(text);
-        let mut p = vec![0.0; self.labels.len()];
-        self.classifier.predict_proba_row(x.row(), &mut p);
+        let p = self.predict_proba(text);
         // rank label indices first; only the labels returned get their names copied
         let score = |c: usize| if p[c].is_finite() { p[c] } else { 0.0 };
         let mut order: Vec<usize> = (0..self.labels.len()).collect();
@@ -452,6 +451,7 @@ impl TopicModel {
         if terms > 0 {
             // named by the article's own words (stems and hashed buckets have no better name);
             // a word's character n-grams add to that word
+            let x = self.vectorizer.transform_unordered(text);
             let names = self.vectorizer.names_in(text);
             let k = self.labels.len();
             for (c, ls) in scored.iter_mut() {

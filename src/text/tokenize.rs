@@ -68,6 +68,44 @@ impl<'a> Iterator for Words<'a> {
     type Item = Word<'a>;
 
     fn next(&mut self) -> Option<Word<'a>> {
+        // Fast path for the common case, byte by byte: an ASCII word ended by ASCII that is
+        // not a joiner or a number separator. Anything else takes the general path below,
+        // from the same place, so both give the same words.
+        let bytes = self.text.as_bytes();
+        let mut i = self.pos;
+        while let Some(&b) = bytes.get(i) {
+            if b >= 0x80 || b.is_ascii_alphanumeric() {
+                break;
+            }
+            i += 1;
+        }
+        let start = i;
+        if bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
+            let mut j = start + 1;
+            while bytes.get(j).is_some_and(u8::is_ascii_alphanumeric) {
+                j += 1;
+            }
+            let ends_here = match bytes.get(j) {
+                None => true,
+                Some(&b) => b < 0x80 && !matches!(b, b'-' | b'\'' | b'.' | b','),
+            };
+            if ends_here {
+                self.pos = j;
+                return Some(Word {
+                    text: self.text.get(start..j)?,
+                    start,
+                    end: j,
+                });
+            }
+        }
+        self.pos = start;
+        self.next_general()
+    }
+}
+
+impl<'a> Words<'a> {
+    /// The general word rule, for any Unicode text (see the module docs).
+    fn next_general(&mut self) -> Option<Word<'a>> {
         let text = self.text;
         let mut i = self.pos;
         // skip to the start of the next word
@@ -198,5 +236,25 @@ mod tests {
         assert_eq!(texts("(8/6)"), ["8", "6"]);
         assert!(texts("  ,.;  ").is_empty());
         assert!(texts("").is_empty());
+    }
+
+    #[test]
+    fn the_ascii_fast_path_gives_the_general_rule_s_words() {
+        fn general(s: &str) -> Vec<Word<'_>> {
+            let mut it = Words { text: s, pos: 0 };
+            std::iter::from_fn(move || it.next_general()).collect()
+        }
+        for s in [
+            "Para MIGRAN tiba di perbatasan, 250.000 orang (8/6).",
+            "negara-negara O'Brien COVID-19 1,5 persen x- -y 'a' a.b 3.",
+            "Andrés Manuel López Obrador di Meksiko—Kolombia’s naïve café",
+            "end-",
+            "12,",
+            "word",
+            " \t\n  ",
+            "a‐b c‑d e’f",
+        ] {
+            assert_eq!(words(s).collect::<Vec<_>>(), general(s), "{s}");
+        }
     }
 }
