@@ -127,31 +127,54 @@ pub fn lines<R: BufRead>(reader: R) -> Lines<R> {
     }
 }
 
-impl<R: BufRead> Iterator for Lines<R> {
-    type Item = std::io::Result<(usize, Result<String, String>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: BufRead> Lines<R> {
+    /// Append the next non-blank line (without its line ending, or a leading BOM) to `buf`:
+    /// its line number and byte range there. The batch commands' path: no allocation per
+    /// line.
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<std::io::Result<(usize, std::ops::Range<usize>)>> {
+        let start = buf.len();
         loop {
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
+            buf.truncate(start);
+            match self.reader.read_until(b'\n', buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => return Some(Err(e)),
             }
             self.number += 1;
-            let raw = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let raw = if self.number == 1 {
-                raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
-            } else {
-                raw
-            };
+            let mut raw = &buf[start..];
+            raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+            raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let mut from = start;
+            if self.number == 1 {
+                if let Some(rest) = raw.strip_prefix(b"\xef\xbb\xbf") {
+                    raw = rest;
+                    from += 3;
+                }
+            }
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let line = String::from_utf8(raw.to_vec()).map_err(|e| format!("invalid UTF-8: {e}"));
-            return Some(Ok((self.number, line)));
+            return Some(Ok((self.number, from..from + raw.len())));
         }
+    }
+}
+
+/// Why a line is not text: the message for its error row.
+pub fn utf8_line(raw: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(raw).map_err(|e| format!("invalid UTF-8: {e}"))
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = std::io::Result<(usize, Result<String, String>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let item = self
+            .next_into(&mut buf)
+            .map(|r| r.map(|(n, range)| (n, utf8_line(&buf[range]).map(str::to_string))));
+        self.buf = buf;
+        item
     }
 }
 

@@ -65,20 +65,38 @@ impl Tally {
     }
 }
 
-/// Rows read and answered together: parallel across cores, bounded memory.
-const CHUNK: usize = 1024;
+/// Rows read and answered together: parallel across cores, bounded memory (at most this
+/// many rows, or about `CHUNK_BYTES` of input).
+const CHUNK: usize = 4096;
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// Why a row failed: the row's id when it could be read, and a message.
 type RowError = (Option<String>, String);
 
-/// A row's output line, and its error message if it failed.
-type Answer = (Vec<u8>, Option<String>);
+/// What one slice of a chunk gave: its output lines in order, its failures, and counts.
+#[derive(Default)]
+struct Answers {
+    out: Vec<u8>,
+    failures: Vec<(usize, String)>,
+    rows: u64,
+    skipped: u64,
+}
 
-/// Answer one input line: the row's JSON line, or an error row naming the line.
-fn answer(n: usize, line: Result<String, String>, f: &(impl Fn(&str) -> Result<Vec<u8>, RowError> + Sync)) -> Answer {
-    match line.map_err(|e| (None, e)).and_then(|l| f(&l)) {
-        Ok(v) => (v, None),
-        Err((id, message)) => (error_row(n, id.as_deref(), &message), Some(message)),
+impl Answers {
+    /// Answer input line `n`: append the row's JSON line, or an error row naming the line.
+    fn answer(&mut self, n: usize, raw: &[u8], done: &Done, f: &impl Fn(&str, &mut Vec<u8>) -> Result<(), RowError>) {
+        let line = crate::corpus::utf8_line(raw);
+        if done.contains(n, line.as_deref().ok()) {
+            self.skipped += 1;
+            return;
+        }
+        self.rows += 1;
+        let start = self.out.len();
+        if let Err((id, message)) = line.map_err(|e| (None, e)).and_then(|l| f(l, &mut self.out)) {
+            self.out.truncate(start);
+            self.out.extend_from_slice(&error_row(n, id.as_deref(), &message));
+            self.failures.push((n, message));
+        }
     }
 }
 
@@ -89,17 +107,21 @@ pub(super) fn error_row(n: usize, id: Option<&str>, message: &str) -> Vec<u8> {
     v
 }
 
-/// A text row's answer: parse `{"id","text"[,"title"]}`, then `f`.
-fn text_row(line: &str, f: &impl Fn(&RowRef<'_>) -> Result<Vec<u8>, Error>) -> Result<Vec<u8>, RowError> {
+/// A text row's answer: parse `{"id","text"[,"title"]}`, then `f` appends it to `out`.
+fn text_row(
+    line: &str,
+    out: &mut Vec<u8>,
+    f: &impl Fn(&RowRef<'_>, &mut Vec<u8>) -> Result<(), Error>,
+) -> Result<(), RowError> {
     let row = parse_row_ref(line).map_err(|e| (None, e))?;
-    f(&row).map_err(|e| (Some(row.id.to_string()), e.to_string()))
+    f(&row, out).map_err(|e| (Some(row.id.to_string()), e.to_string()))
 }
 
-/// Serialise one output row as a JSON line.
-fn json_line<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
-    let mut v = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
-    v.push(b'\n');
-    Ok(v)
+/// Append one output row as a JSON line.
+fn json_line<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| Error::Internal(e.to_string()))?;
+    out.push(b'\n');
+    Ok(())
 }
 
 /// What an earlier run already wrote (`--resume`): the ids answered, and the line numbers of
@@ -159,11 +181,11 @@ impl Done {
 
     /// Whether input line `n` was answered before. A row whose id cannot be read counts by
     /// its line number.
-    pub(super) fn contains(&self, n: usize, line: &Result<String, String>) -> bool {
+    pub(super) fn contains(&self, n: usize, line: Option<&str>) -> bool {
         if self.is_empty() {
             return false;
         }
-        match line.as_ref().ok().and_then(|l| parse_row_ref(l).ok()) {
+        match line.and_then(|l| parse_row_ref(l).ok()) {
             Some(row) if !row.id.is_empty() => self.ids.contains(row.id.as_ref()),
             _ => self.lines.contains(&n),
         }
@@ -275,13 +297,14 @@ pub(super) fn open_input(path: &Path, progress: Progress) -> Result<Input, Error
     })
 }
 
-/// Run `f` on each row, chunk by chunk on all cores; write the answers in input order.
+/// Run `f` on each row, chunk by chunk on all cores; write the answers in input order. `f`
+/// appends a row's output line to the buffer it is given.
 fn each_row(
     input: &Path,
     command: &str,
     strict: bool,
     batch: &BatchArgs,
-    f: impl Fn(&str) -> Result<Vec<u8>, RowError> + Sync,
+    f: impl Fn(&str, &mut Vec<u8>) -> Result<(), RowError> + Sync,
 ) -> Result<(), Error> {
     let done = match (&batch.output, batch.resume) {
         (Some(path), true) => Done::read(path)?,
@@ -290,42 +313,54 @@ fn each_row(
     let Input { reader, read, bar } = open_input(input, batch.progress)?;
     let mut out = open_output(batch)?;
     let mut tally = Tally::new();
-    let mut chunk: Vec<(usize, Result<String, String>)> = Vec::with_capacity(CHUNK);
-    let mut lines = lines(reader).peekable();
+    let mut lines = lines(reader);
     let in_shard = |n: usize| batch.shard.is_none_or(|(i, k)| (n - 1) % k == i);
-    while lines.peek().is_some() {
-        chunk.clear();
-        while chunk.len() < CHUNK {
-            match lines.next() {
+    // the chunk's input bytes, and each row's line number and place in them
+    let mut text: Vec<u8> = Vec::new();
+    let mut rows: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(CHUNK);
+    let threads = rayon::current_num_threads().max(1);
+    loop {
+        text.clear();
+        rows.clear();
+        while rows.len() < CHUNK && text.len() < CHUNK_BYTES {
+            let before = text.len();
+            match lines.next_into(&mut text) {
                 Some(item) => {
-                    let (n, line) = item?;
+                    let (n, range) = item?;
                     if in_shard(n) {
-                        chunk.push((n, line));
+                        rows.push((n, range));
+                    } else {
+                        text.truncate(before);
                     }
                 }
                 None => break,
             }
         }
-        let answers: Vec<(usize, Option<Answer>)> = chunk
-            .par_drain(..)
-            .map(|(n, line)| {
-                if done.contains(n, &line) {
-                    (n, None)
-                } else {
-                    (n, Some(answer(n, line, &f)))
+        if rows.is_empty() {
+            break;
+        }
+        // one slice per thread (a few more for balance), each answered into one buffer
+        let slice = rows.len().div_ceil(threads * 4).max(64);
+        let parts: Vec<Answers> = rows
+            .par_chunks(slice)
+            .map(|part| {
+                let mut answers = Answers {
+                    out: Vec::with_capacity(part.len() * 128),
+                    ..Answers::default()
+                };
+                for (n, range) in part {
+                    answers.answer(*n, &text[range.clone()], &done, &f);
                 }
+                answers
             })
             .collect();
-        for (n, answer) in answers {
-            let Some((value, error)) = answer else {
-                tally.skipped += 1;
-                continue;
-            };
-            tally.rows += 1;
-            if let Some(e) = error {
-                tally.fail(n, &e);
+        for part in parts {
+            tally.rows += part.rows;
+            tally.skipped += part.skipped;
+            for (n, e) in &part.failures {
+                tally.fail(*n, e);
             }
-            if write_row(&mut out, &value)? {
+            if write_row(&mut out, &part.out)? {
                 bar.finish_and_clear();
                 return Ok(());
             }
@@ -350,16 +385,16 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
         return super::remote::classify(addr, &args);
     }
     let model = load_or_default(args.model.as_ref())?;
-    let classify = |row: &RowRef<'_>| {
+    let classify = |row: &RowRef<'_>, out: &mut Vec<u8>| {
         let text = row.full_text();
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let labels = model.classify_explained(&text, args.top_k, if args.explain { 10 } else { 0 });
-        json_line(&ClassifiedRow { id: &row.id, labels })
+        json_line(out, &ClassifiedRow { id: &row.id, labels })
     };
-    each_row(&args.input, "classify", args.strict, &args.batch, |line| {
-        text_row(line, &classify)
+    each_row(&args.input, "classify", args.strict, &args.batch, |line, out| {
+        text_row(line, out, &classify)
     })
 }
 
@@ -387,22 +422,22 @@ pub fn extract(args: ExtractArgs) -> Result<(), Error> {
         );
         return Ok(());
     }
-    let extract = |row: &RowRef<'_>| {
+    let extract = |row: &RowRef<'_>, out: &mut Vec<u8>| {
         if row.text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
         let x = extractor.extract(&row.id, &row.title, &row.text, Some(model.vectorizer()));
-        json_line(&x)
+        json_line(out, &x)
     };
-    each_row(&args.input, "extract", args.strict, &args.batch, |line| {
-        text_row(line, &extract)
+    each_row(&args.input, "extract", args.strict, &args.batch, |line, out| {
+        text_row(line, out, &extract)
     })
 }
 
 /// `warta tag`: rows `{"id","tokens"}` in, the same rows with `"tags"` added out.
 pub fn tag(args: TagArgs) -> Result<(), Error> {
     let tagger = crate::ner::Tagger::load(&args.ner_model)?;
-    each_row(&args.input, "tag", args.strict, &BatchArgs::default(), |line| {
+    each_row(&args.input, "tag", args.strict, &BatchArgs::default(), |line, out| {
         let mut row: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON row: {e}")))?;
         let id = row
@@ -420,6 +455,6 @@ pub fn tag(args: TagArgs) -> Result<(), Error> {
         };
         let tags: Vec<String> = tagger.tag(&tokens).into_iter().map(str::to_string).collect();
         row.insert("tags".into(), tags.into());
-        json_line(&row).map_err(|e| (id, e.to_string()))
+        json_line(out, &row).map_err(|e| (id, e.to_string()))
     })
 }

@@ -132,7 +132,7 @@ fn reader(args: &ClassifyArgs, done: Done) -> Result<(mpsc::Receiver<std::io::Re
                 if shard.is_some_and(|(i, k)| (n - 1) % k != i) {
                     return None;
                 }
-                if done.contains(n, &line) {
+                if done.contains(n, line.as_deref().ok()) {
                     skipped_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return None;
                 }

@@ -85,9 +85,16 @@ impl<'a> Iterator for Words<'a> {
             while bytes.get(j).is_some_and(u8::is_ascii_alphanumeric) {
                 j += 1;
             }
+            let next = bytes.get(j + 1).copied();
             let ends_here = match bytes.get(j) {
                 None => true,
-                Some(&b) => b < 0x80 && !matches!(b, b'-' | b'\'' | b'.' | b','),
+                // a joiner stays inside only before a word character
+                Some(b'-' | b'\'') => next.is_some_and(|n| n < 0x80 && !n.is_ascii_alphanumeric()) || next.is_none(),
+                // a number separator only between two digits
+                Some(b'.' | b',') => {
+                    !(bytes.get(j - 1).is_some_and(u8::is_ascii_digit) && next.is_some_and(|n| n.is_ascii_digit()))
+                }
+                Some(&b) => b < 0x80,
             };
             if ends_here {
                 self.pos = j;
@@ -246,6 +253,7 @@ mod tests {
         }
         for s in [
             "Para MIGRAN tiba di perbatasan, 250.000 orang (8/6).",
+            "a. b, 1. 2, 1.a a.1 x-- y-. z'é 7,5 7,é 7.",
             "negara-negara O'Brien COVID-19 1,5 persen x- -y 'a' a.b 3.",
             "Andrés Manuel López Obrador di Meksiko—Kolombia’s naïve café",
             "end-",
@@ -255,6 +263,21 @@ mod tests {
             "a‐b c‑d e’f",
         ] {
             assert_eq!(words(s).collect::<Vec<_>>(), general(s), "{s}");
+        }
+        // and on random strings over the characters that matter
+        let alphabet: Vec<char> = "ab1 9.,-'’‐é\n(".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let len = (state >> 60) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(words(&s).collect::<Vec<_>>(), general(&s), "{s:?}");
         }
     }
 }
