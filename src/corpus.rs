@@ -80,6 +80,9 @@ impl<'a> RowRef<'a> {
 /// Parse one JSONL line without copying what need not be copied. Unknown fields are ignored;
 /// `id` may be a string or a number.
 pub fn parse_row_ref(line: &str) -> Result<RowRef<'_>, String> {
+    if let Some(row) = simple_row(line) {
+        return Ok(row);
+    }
     let raw: RawRow<'_> = serde_json::from_str(line).map_err(|e| format!("invalid JSON row: {e}"))?;
     let id = match raw.id.map(|r| r.get()) {
         None | Some("null") => Cow::Borrowed(""),
@@ -103,6 +106,79 @@ pub fn parse_row_ref(line: &str) -> Result<RowRef<'_>, String> {
         title: raw.title.unwrap_or_default(),
         text,
         labels,
+    })
+}
+
+/// The common row, read without a general JSON parser: one flat object whose values are
+/// strings without escapes, with `id`, `title`, `text` and `label` read and other keys
+/// skipped. Anything else (escapes, numbers, arrays, repeated keys, bad JSON) is `None`,
+/// and [`parse_row_ref`] reads it with serde, which then decides; so both agree.
+fn simple_row(line: &str) -> Option<RowRef<'_>> {
+    let b = line.as_bytes();
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+            i += 1;
+        }
+        i
+    };
+    // a string starting at `i` (its opening quote): its contents and the index after it
+    let string = |i: usize| -> Option<(&str, usize)> {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let rest = b.get(i + 1..)?;
+        let len = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        Some((line.get(i + 1..i + 1 + len)?, i + len + 2))
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let (mut id, mut title, mut text, mut label) = (None, None, None, None);
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return None; // no text: let serde say so
+    }
+    loop {
+        let (key, after) = string(i)?;
+        i = ws(after);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let (value, after) = string(ws(i + 1))?;
+        let slot = match key {
+            "id" => &mut id,
+            "title" => &mut title,
+            "text" => &mut text,
+            "label" => &mut label,
+            "labels" => return None,
+            _ => &mut None,
+        };
+        if slot.replace(value).is_some() {
+            return None; // a repeated key
+        }
+        i = ws(after);
+        match b.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    if ws(i + 1) != b.len() {
+        return None;
+    }
+    let label: Option<&str> = label;
+    if label.is_some_and(|l| l.trim().is_empty()) {
+        return None;
+    }
+    Some(RowRef {
+        id: Cow::Borrowed(id.unwrap_or("")),
+        title: Cow::Borrowed(title.unwrap_or("")),
+        text: Cow::Borrowed(text?),
+        labels: label.map(|l| vec![Cow::Borrowed(l)]).unwrap_or_default(),
     })
 }
 
@@ -336,6 +412,59 @@ pub fn read_text_file(path: &Path) -> Result<String, CorpusError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The serde reading of a line, skipping the fast path.
+    fn serde_row(line: &str) -> Result<RowRef<'_>, String> {
+        let raw: RawRow<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let id = match raw.id.map(|r| r.get()) {
+            None | Some("null") => Cow::Borrowed(""),
+            Some(r) => serde_json::from_str::<Cow<'_, str>>(r).map_err(|e| e.to_string())?,
+        };
+        let mut labels = raw.labels.unwrap_or_default();
+        if let Some(l) = raw.label {
+            labels.insert(0, l);
+        }
+        Ok(RowRef {
+            id,
+            title: raw.title.unwrap_or_default(),
+            text: raw.text.ok_or("no text")?,
+            labels,
+        })
+    }
+
+    #[test]
+    fn the_fast_row_reader_agrees_with_serde_or_steps_aside() {
+        let lines = [
+            r#"{"id":"548","label":"sports","text":"Dengan perubahan dari lari, kecepatan."}"#,
+            r#"  { "text" : "é ü 中文" , "id":"x" , "other": "skip me", "title": "T" }  "#,
+            r#"{"text":"a","extra":"b","extra":"c"}"#,
+            r#"{"text":""}"#,
+        ];
+        for line in lines {
+            assert_eq!(simple_row(line), Some(serde_row(line).unwrap()), "{line}");
+        }
+        // not simple: serde decides (and may refuse)
+        for line in [
+            r#"{"id":7,"text":"a"}"#,
+            r#"{"text":"a \"quoted\""}"#,
+            r#"{"text":"a","text":"b"}"#,
+            r#"{"text":"a","labels":["x"]}"#,
+            r#"{"text":"a","label":" "}"#,
+            r#"{"text":"a"} trailing"#,
+            r#"{"text":"a",}"#,
+            r#"{"id":null,"text":"a"}"#,
+            r#"{"text":"tab	inside"}"#,
+            r#"{"title":"t"}"#,
+            "{}",
+            "[]",
+            "",
+            r#"{"text":"unterminated"#,
+        ] {
+            assert_eq!(simple_row(line), None, "{line}");
+        }
+        assert_eq!(parse_row_ref(r#"{"id":7,"text":"a"}"#).unwrap().id, "7");
+        assert!(parse_row_ref(r#"{"text":"a","text":"b"}"#).is_err());
+    }
     use std::collections::BTreeMap;
 
     #[test]
