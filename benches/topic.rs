@@ -35,8 +35,11 @@ struct Result {
 
 /// Runs of the CLI timed per model; the best is reported. These machines share their cores
 /// (steal time swings a single run by ±30%), so the fastest of a few runs is the rate the
-/// code achieves; the peers' rates come from one run of theirs.
+/// code achieves; the peers get the same treatment (`PEER_RUNS`).
 const CLI_RUNS: usize = 3;
+
+/// Runs of `peers.py` per corpus; each peer keeps its best training time and predict rate.
+const PEER_RUNS: usize = 2;
 
 /// Time the CLI on one thread over the predict file, as a user would run it (best of
 /// `CLI_RUNS`).
@@ -127,7 +130,15 @@ fn run_warta(
     let ex: Vec<Example> = examples(train_rows);
     let started = Instant::now();
     let model = train(&ex, config).expect("train");
-    let train_s = started.elapsed().as_secs_f64();
+    let mut train_s = started.elapsed().as_secs_f64();
+    // a fit under a second is timed best of CLI_RUNS, like the peers' best of PEER_RUNS
+    if train_s < 1.0 {
+        for _ in 1..CLI_RUNS {
+            let started = Instant::now();
+            std::hint::black_box(train(&ex, config).expect("train"));
+            train_s = train_s.min(started.elapsed().as_secs_f64());
+        }
+    }
     let dev_ex = examples(dev_rows);
     let labels = model.labels().to_vec();
     let index = |l: &str| labels.iter().position(|x| x == l).unwrap_or(usize::MAX);
@@ -283,7 +294,17 @@ fn main() {
             ));
         }
         // peers score on the inflated file: same proportions as dev, enough documents to time
-        let peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
+        // the peers' timings, best of PEER_RUNS runs each (their scores do not change)
+        let mut peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
+        for _ in 1..PEER_RUNS {
+            let again = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
+            for p in &mut peers {
+                if let Some(q) = again.iter().find(|q| q.system == p.system) {
+                    p.train_s = p.train_s.min(q.train_s);
+                    p.docs_per_s = p.docs_per_s.max(q.docs_per_s);
+                }
+            }
+        }
         let best_peer_acc = peers.iter().map(|p| p.accuracy).fold(0.0, f64::max);
         let fastest_sklearn_train = peers
             .iter()
@@ -300,7 +321,7 @@ fn main() {
             .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
             .map(|p| p.docs_per_s);
         println!(
-            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread; CLI: best of {CLI_RUNS} runs)",
+            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread; timings: warta best of {CLI_RUNS} runs, peers best of {PEER_RUNS})",
             split.name,
             train_rows.len(),
             dev_rows.len(),
