@@ -213,19 +213,43 @@ struct CharBuf {
 /// space each side, every run of `min..=max` characters (the whole padded term when it is
 /// shorter than `min`), as (hash, bytes).
 fn for_each_char_gram(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
+    if !term.is_ascii() {
+        return char_grams_by_char(term, min, max, buf, f);
+    }
+    // one byte per character: the same n-grams and hashes as by character, without the
+    // bounds table (out-of-vocabulary words take this path on every prediction)
+    buf.padded.clear();
+    buf.padded.push(b' ');
+    buf.padded.extend_from_slice(term.as_bytes());
+    buf.padded.push(b' ');
+    let padded = &buf.padded;
+    let chars = padded.len();
+    if chars < min {
+        f(mix(fnv_extend(FNV_OFFSET, padded)), padded);
+        return;
+    }
+    for i in 0..chars {
+        let mut h = FNV_OFFSET;
+        for (n, &b) in padded[i..chars.min(i + max)].iter().enumerate() {
+            h = (h ^ b as u64).wrapping_mul(FNV_PRIME);
+            if n + 1 >= min {
+                f(mix(h), &padded[i..i + n + 1]);
+            }
+        }
+    }
+}
+
+/// [`for_each_char_gram`] for any text, character by character.
+fn char_grams_by_char(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
     buf.padded.clear();
     buf.padded.push(b' ');
     buf.padded.extend_from_slice(term.as_bytes());
     buf.padded.push(b' ');
     buf.bounds.clear();
-    if term.is_ascii() {
-        buf.bounds.extend(0..=buf.padded.len());
-    } else {
-        buf.bounds.push(0);
-        buf.bounds.extend(term.char_indices().map(|(i, _)| i + 1));
-        buf.bounds.push(term.len() + 1);
-        buf.bounds.push(term.len() + 2);
-    }
+    buf.bounds.push(0);
+    buf.bounds.extend(term.char_indices().map(|(i, _)| i + 1));
+    buf.bounds.push(term.len() + 1);
+    buf.bounds.push(term.len() + 2);
     let chars = buf.bounds.len() - 1;
     let (padded, bounds) = (&buf.padded, &buf.bounds);
     if chars < min {
@@ -1518,6 +1542,20 @@ mod tests {
                         assert!((g - e).abs() < 1e-5, "{t} (k={k}): {got:?} vs {expected:?}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_character_n_grams_equal_the_general_path() {
+        let mut buf = CharBuf::default();
+        for term in ["", "a", "ab", "migran", "perbatasan-selatan", "o'brien", "x1y2"] {
+            for (min, max) in [(2, 2), (3, 5), (4, 4), (2, 8)] {
+                let (mut fast, mut general) = (Vec::new(), Vec::new());
+                for_each_char_gram(term, min, max, &mut buf, |h, g| fast.push((h, g.to_vec())));
+                char_grams_by_char(term, min, max, &mut buf, |h, g| general.push((h, g.to_vec())));
+                assert_eq!(fast, general, "{term} {min}-{max}");
+                assert!(!fast.is_empty());
             }
         }
     }
