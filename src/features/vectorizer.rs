@@ -239,6 +239,47 @@ fn for_each_char_gram(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut
     }
 }
 
+/// The key of a character n-gram in a vocabulary: up to 7 bytes packed with their length
+/// (exact, no hashing), longer ones hashed into a range packed keys never reach.
+fn gram_key(g: &[u8]) -> u64 {
+    if g.len() <= 7 {
+        let mut k = (g.len() as u64) << 56;
+        for (i, &b) in g.iter().enumerate() {
+            k |= (b as u64) << (8 * i);
+        }
+        k
+    } else {
+        mix(fnv_extend(FNV_OFFSET, g)) | (0xf8 << 56)
+    }
+}
+
+/// [`for_each_char_gram`] for a vocabulary: each n-gram's [`gram_key`] and bytes. ASCII
+/// n-grams of up to 7 bytes are packed as they are read, a shift and an or per byte.
+fn for_each_char_key(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
+    if !term.is_ascii() || max > 7 {
+        return for_each_char_gram(term, min, max, buf, |_, g| f(gram_key(g), g));
+    }
+    buf.padded.clear();
+    buf.padded.push(b' ');
+    buf.padded.extend_from_slice(term.as_bytes());
+    buf.padded.push(b' ');
+    let padded = &buf.padded;
+    let chars = padded.len();
+    if chars < min {
+        f(gram_key(padded), padded);
+        return;
+    }
+    for i in 0..chars {
+        let mut k = 0u64;
+        for (n, &b) in padded[i..chars.min(i + max)].iter().enumerate() {
+            k |= (b as u64) << (8 * n);
+            if n + 1 >= min {
+                f(k | ((n as u64 + 1) << 56), &padded[i..i + n + 1]);
+            }
+        }
+    }
+}
+
 /// [`for_each_char_gram`] for any text, character by character.
 fn char_grams_by_char(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
     buf.padded.clear();
@@ -424,7 +465,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             .char_grams
             .iter()
             .enumerate()
-            .map(|(j, g)| (str_hash(g), (word_features + j) as u32))
+            .map(|(j, g)| (gram_key(g.as_bytes()), (word_features + j) as u32))
             .collect();
         if char_index.len() != d.char_grams.len() {
             return Err(FeatureError::Corrupt("duplicate character n-grams".into()));
@@ -434,7 +475,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             let mut buf = CharBuf::default();
             term_char_offsets.push(0u32);
             for t in &d.terms {
-                for_each_char_gram(t, d.config.char_ngram_min, d.config.char_ngram_max, &mut buf, |h, _| {
+                for_each_char_key(t, d.config.char_ngram_min, d.config.char_ngram_max, &mut buf, |h, _| {
                     if let Some(&f) = char_index.get(&h) {
                         term_char_features.push(f);
                     }
@@ -547,7 +588,7 @@ impl Vectorizer {
             ids.clear();
             analyze_each(text.as_ref(), config.remove_stopwords, |t| {
                 if config.char_ngrams() {
-                    for_each_char_gram(t, cmin, cmax, &mut buf, |h, g| {
+                    for_each_char_key(t, cmin, cmax, &mut buf, |h, g| {
                         if char_seen.insert(h) {
                             char_names
                                 .entry(h)
@@ -791,20 +832,23 @@ impl Vectorizer {
                     sink.char(f, w);
                 }
             } else if cfg.char_ngrams() {
-                for_each_char_gram(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |h, _| {
-                    let f = if hashing {
-                        Some(char_base + (h & mask) as u32)
-                    } else {
-                        self.char_index.get(&h).copied()
-                    };
-                    if let Some(f) = f {
-                        sink.char(f, w);
-                        // named by the word it came from: explanations speak in words
-                        if let Some(names) = names.as_deref_mut() {
-                            names.entry(f).or_insert_with(|| t.to_string());
-                        }
+                let mut hit = |f: u32| {
+                    sink.char(f, w);
+                    // named by the word it came from: explanations speak in words
+                    if let Some(names) = names.as_deref_mut() {
+                        names.entry(f).or_insert_with(|| t.to_string());
                     }
-                });
+                };
+                let (min, max) = (cfg.char_ngram_min, cfg.char_ngram_max);
+                if hashing {
+                    for_each_char_gram(t, min, max, buf, |h, _| hit(char_base + (h & mask) as u32));
+                } else {
+                    for_each_char_key(t, min, max, buf, |k, _| {
+                        if let Some(&f) = self.char_index.get(&k) {
+                            hit(f);
+                        }
+                    });
+                }
             }
             let tok = match (hashing, cfg.stem) {
                 (false, false) => looked.map_or(GAP, u64::from),
@@ -1558,5 +1602,26 @@ mod tests {
                 assert!(!fast.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn vocabulary_keys_are_the_packed_n_grams() {
+        let mut buf = CharBuf::default();
+        for term in ["", "a", "migran", "o'brien", "perbatasan", "négara", "日本語"] {
+            for (min, max) in [(2, 2), (3, 5), (4, 4), (2, 8)] {
+                let mut grams = Vec::new();
+                for_each_char_gram(term, min, max, &mut buf, |_, g| grams.push(g.to_vec()));
+                let mut keyed = Vec::new();
+                for_each_char_key(term, min, max, &mut buf, |k, g| keyed.push((k, g.to_vec())));
+                assert_eq!(keyed.iter().map(|k| k.1.clone()).collect::<Vec<_>>(), grams, "{term}");
+                for (k, g) in &keyed {
+                    assert_eq!(*k, gram_key(g), "{term}: {g:?}");
+                }
+            }
+        }
+        // exact and distinct: a short gram, its padded twin, and a long gram never share a key
+        assert_ne!(gram_key(b"ab"), gram_key(b"ab\0"));
+        assert!(gram_key(b"abcdefgh") >> 56 >= 0xf8);
+        assert_eq!(gram_key(b"abcdefg") >> 56, 7);
     }
 }

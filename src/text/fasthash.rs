@@ -55,9 +55,12 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The high half folded into the low: a multiply carries entropy only upwards, and the
+    /// table picks buckets by the low bits (packed keys such as two term ids or an n-gram's
+    /// bytes would otherwise crowd into a few buckets).
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash ^ (self.hash >> 32)
     }
 }
 
