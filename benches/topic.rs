@@ -35,19 +35,29 @@ struct Result {
 
 /// Runs of the CLI timed per model; the best is reported. These machines share their cores
 /// (steal time swings a single run by ±30%), so the fastest of a few runs is the rate the
-/// code achieves; the peers get the same treatment (`PEER_RUNS`).
-const CLI_RUNS: usize = 3;
+/// code achieves; the peers get the same treatment ([`peer_runs`]).
+/// `WARTA_BENCH_RUNS` overrides it (CI sets 1 to keep its time budget).
+fn cli_runs() -> usize {
+    std::env::var("WARTA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize)
+        .clamp(1, 10)
+}
 
-/// Runs of `peers.py` per corpus; each peer keeps its best training time and predict rate.
-const PEER_RUNS: usize = 2;
+/// Runs of `peers.py` per corpus (at most 2, and no more than warta's); each peer keeps its
+/// best training time and predict rate.
+fn peer_runs() -> usize {
+    cli_runs().min(2)
+}
 
 /// Time the CLI on one thread over the predict file, as a user would run it (best of
-/// `CLI_RUNS`).
+/// [`cli_runs`]).
 fn cli_rate(model: &warta::model::TopicModel, name: &str, many_path: &Path, docs: usize) -> Option<f64> {
     let path = PathBuf::from(format!("target/bench-data/{name}.warta"));
     model.save(&path).ok()?;
     let mut best: Option<f64> = None;
-    for _ in 0..CLI_RUNS {
+    for _ in 0..cli_runs() {
         let started = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_warta"))
             .args([
@@ -131,9 +141,9 @@ fn run_warta(
     let started = Instant::now();
     let model = train(&ex, config).expect("train");
     let mut train_s = started.elapsed().as_secs_f64();
-    // a fit under a second is timed best of CLI_RUNS, like the peers' best of PEER_RUNS
+    // a fit under a second is timed best of cli_runs(), like the peers' best of peer_runs()
     if train_s < 1.0 {
-        for _ in 1..CLI_RUNS {
+        for _ in 1..cli_runs() {
             let started = Instant::now();
             std::hint::black_box(train(&ex, config).expect("train"));
             train_s = train_s.min(started.elapsed().as_secs_f64());
@@ -294,9 +304,9 @@ fn main() {
             ));
         }
         // peers score on the inflated file: same proportions as dev, enough documents to time
-        // the peers' timings, best of PEER_RUNS runs each (their scores do not change)
+        // the peers' timings, best of peer_runs() runs each (their scores do not change)
         let mut peers = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
-        for _ in 1..PEER_RUNS {
+        for _ in 1..peer_runs() {
             let again = run_peers(&python, &shared.join("bench/peers.py"), &split.train, &many_path);
             for p in &mut peers {
                 if let Some(q) = again.iter().find(|q| q.system == p.system) {
@@ -321,11 +331,13 @@ fn main() {
             .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
             .map(|p| p.docs_per_s);
         println!(
-            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread; timings: warta best of {CLI_RUNS} runs, peers best of {PEER_RUNS})",
+            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread; timings: warta best of {} runs, peers best of {})",
             split.name,
             train_rows.len(),
             dev_rows.len(),
-            many.len()
+            many.len(),
+            cli_runs(),
+            peer_runs()
         );
         println!(
             "| system | accuracy | macro-F1 | train s | docs/s | CLI docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | CLI ÷ fastText | CLI ÷ best sklearn |"
