@@ -953,81 +953,38 @@ impl Vectorizer {
     /// [`Self::transform`] with the features in no particular order: the same values, about
     /// twice as fast, for prediction (a dot product does not care about order).
     pub fn transform_unordered(&self, text: &str) -> SparseVec {
-        if self.len() > DENSE_MAX {
-            return self.transform(text);
-        }
-        SCRATCH.with(|cell| {
-            let Ok(mut scratch) = cell.try_borrow_mut() else {
-                return self.transform(text);
-            };
-            let Scratch {
-                counts,
-                words,
-                chars,
-                bufs,
-                ..
-            } = &mut *scratch;
-            if counts.len() < self.len() {
-                counts.resize(self.len(), 0.0);
-            }
-            words.clear();
-            chars.clear();
-            let mut dense = Dense {
-                counts,
-                words: std::mem::take(words),
-                chars: std::mem::take(chars),
-            };
-            self.scan_into(text, self.config.lead_weight, None, &mut dense, bufs);
-            let Dense {
-                counts,
-                words: w,
-                chars: c,
-            } = dense;
+        let scanned = self.scan_dense(text, |counts, words, chars, _| {
             let mut out = SparseVec {
-                indices: Vec::with_capacity(w.len() + c.len()),
-                values: Vec::with_capacity(w.len() + c.len()),
+                indices: Vec::with_capacity(words.len() + chars.len()),
+                values: Vec::with_capacity(words.len() + chars.len()),
             };
-            let scale = if self.config.char_ngrams() {
-                std::f32::consts::FRAC_1_SQRT_2
-            } else {
-                1.0
-            };
-            for block in [&w, &c] {
+            for block in [words, chars] {
                 let start = out.values.len();
-                for &f in block.iter() {
-                    let tf = std::mem::replace(&mut counts[f as usize], 0.0);
-                    let tf = self.tf_weight(tf);
+                for &f in block {
+                    let tf = self.tf_weight(std::mem::replace(&mut counts[f as usize], 0.0));
                     let v = tf * self.idf[f as usize];
                     if v > 0.0 {
                         out.indices.push(f);
                         out.values.push(v);
                     }
                 }
-                normalise(&mut out.values[start..], scale);
+                normalise(&mut out.values[start..], self.block_scale());
             }
-            *words = w;
-            *chars = c;
             out
-        })
+        });
+        scanned.unwrap_or_else(|| self.transform(text))
     }
 
-    /// Add to `out` the linear scores `Σ_f x_f · weights[f·k .. f·k + k]` of this text's
-    /// TF-IDF vector `x` (as [`Self::transform`] gives it), without building `x`: each
-    /// block's weighted sum and norm are accumulated in one pass over its features, and the
-    /// sum is scaled once. `weights` is feature-major with `k = out.len()` columns. The hot
-    /// path of prediction.
-    pub fn linear_scores(&self, text: &str, weights: &[f32], out: &mut [f64]) {
-        let k = out.len();
-        if k == 0 {
-            return;
-        }
+    /// Scan `text` into this thread's dense counts and run `f` on them with the touched word
+    /// and character features (and a spare buffer); `f` must reset every count it was given
+    /// to zero. `None` when the feature space is too wide for dense counts, or the scratch
+    /// is in use (a re-entrant call): the caller then takes the sorted path.
+    fn scan_dense<R>(&self, text: &str, f: impl FnOnce(&mut [f32], &[u32], &[u32], &mut Vec<f32>) -> R) -> Option<R> {
         if self.len() > DENSE_MAX {
-            return self.linear_scores_sorted(text, weights, out);
+            return None;
         }
         SCRATCH.with(|cell| {
-            let Ok(mut scratch) = cell.try_borrow_mut() else {
-                return self.linear_scores_sorted(text, weights, out);
-            };
+            let mut scratch = cell.try_borrow_mut().ok()?;
             let Scratch {
                 counts,
                 words,
@@ -1051,8 +1008,25 @@ impl Vectorizer {
                 words: w,
                 chars: c,
             } = dense;
-            let scale = self.block_scale();
-            for block in [&w, &c] {
+            let result = f(counts, &w, &c, acc);
+            *words = w;
+            *chars = c;
+            Some(result)
+        })
+    }
+
+    /// Add to `out` the linear scores `Σ_f x_f · weights[f·k .. f·k + k]` of this text's
+    /// TF-IDF vector `x` (as [`Self::transform`] gives it), without building `x`: each
+    /// block's weighted sum and norm are accumulated in one pass over its features, and the
+    /// sum is scaled once. `weights` is feature-major with `k = out.len()` columns. The hot
+    /// path of prediction.
+    pub fn linear_scores(&self, text: &str, weights: &[f32], out: &mut [f64]) {
+        let k = out.len();
+        if k == 0 {
+            return;
+        }
+        let scored = self.scan_dense(text, |counts, words, chars, acc| {
+            for block in [words, chars] {
                 acc.clear();
                 acc.resize(k, 0.0);
                 // the label count as a constant: each feature's row becomes a fixed-size,
@@ -1068,15 +1042,16 @@ impl Vectorizer {
                     _ => self.block_sums_any(block, counts, weights, acc),
                 };
                 if norm2 > 0.0 {
-                    let s = scale / norm2.sqrt();
+                    let s = self.block_scale() / norm2.sqrt();
                     for (o, a) in out.iter_mut().zip(acc.iter()) {
                         *o += (a * s) as f64;
                     }
                 }
             }
-            *words = w;
-            *chars = c;
-        })
+        });
+        if scored.is_none() {
+            self.linear_scores_sorted(text, weights, out);
+        }
     }
 
     /// One block of [`Self::linear_scores`] for `K` labels: add each feature's TF-IDF value
