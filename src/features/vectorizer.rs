@@ -961,8 +961,7 @@ impl Vectorizer {
             for block in [words, chars] {
                 let start = out.values.len();
                 for &f in block {
-                    let tf = self.tf_weight(std::mem::replace(&mut counts[f as usize], 0.0));
-                    let v = tf * self.idf[f as usize];
+                    let v = self.take_value(counts, f as usize).unwrap_or(0.0);
                     if v > 0.0 {
                         out.indices.push(f);
                         out.values.push(v);
@@ -1054,6 +1053,14 @@ impl Vectorizer {
         }
     }
 
+    /// Feature `f`'s TF-IDF value (before the norm) from the dense counts, resetting its
+    /// count to zero.
+    #[inline]
+    fn take_value(&self, counts: &mut [f32], f: usize) -> Option<f32> {
+        let (tf, idf) = (counts.get_mut(f)?, self.idf.get(f)?);
+        Some(self.tf_weight(std::mem::replace(tf, 0.0)) * idf)
+    }
+
     /// One block of [`Self::linear_scores`] for `K` labels: add each feature's TF-IDF value
     /// times its weight row to `acc`, reset its count, and return the block's squared norm.
     #[inline]
@@ -1062,10 +1069,7 @@ impl Vectorizer {
         let mut norm2 = 0.0f32;
         for &f in block {
             let f = f as usize;
-            let (Some(tf), Some(&idf)) = (counts.get_mut(f), self.idf.get(f)) else {
-                continue;
-            };
-            let v = self.tf_weight(std::mem::replace(tf, 0.0)) * idf;
+            let Some(v) = self.take_value(counts, f) else { continue };
             norm2 += v * v;
             if let Some(row) = weights
                 .get(f * K..f * K + K)
@@ -1086,10 +1090,7 @@ impl Vectorizer {
         let mut norm2 = 0.0f32;
         for &f in block {
             let f = f as usize;
-            let (Some(tf), Some(&idf)) = (counts.get_mut(f), self.idf.get(f)) else {
-                continue;
-            };
-            let v = self.tf_weight(std::mem::replace(tf, 0.0)) * idf;
+            let Some(v) = self.take_value(counts, f) else { continue };
             norm2 += v * v;
             if let Some(row) = weights.get(f * k..f * k + k) {
                 for (a, w) in acc.iter_mut().zip(row) {
