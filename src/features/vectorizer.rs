@@ -209,6 +209,17 @@ struct CharBuf {
     bounds: Vec<usize>,
 }
 
+impl CharBuf {
+    /// The term inside its word boundary: a space each side.
+    fn pad(&mut self, term: &str) -> &[u8] {
+        self.padded.clear();
+        self.padded.push(b' ');
+        self.padded.extend_from_slice(term.as_bytes());
+        self.padded.push(b' ');
+        &self.padded
+    }
+}
+
 /// Visit the character n-grams of `term` inside its word boundary: the term padded with a
 /// space each side, every run of `min..=max` characters (the whole padded term when it is
 /// shorter than `min`), as (hash, bytes).
@@ -218,11 +229,7 @@ fn for_each_char_gram(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut
     }
     // one byte per character: the same n-grams and hashes as by character, without the
     // bounds table (out-of-vocabulary words take this path on every prediction)
-    buf.padded.clear();
-    buf.padded.push(b' ');
-    buf.padded.extend_from_slice(term.as_bytes());
-    buf.padded.push(b' ');
-    let padded = &buf.padded;
+    let padded = buf.pad(term);
     let chars = padded.len();
     if chars < min {
         f(mix(fnv_extend(FNV_OFFSET, padded)), padded);
@@ -259,11 +266,7 @@ fn for_each_char_key(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut 
     if !term.is_ascii() || max > 7 {
         return for_each_char_gram(term, min, max, buf, |_, g| f(gram_key(g), g));
     }
-    buf.padded.clear();
-    buf.padded.push(b' ');
-    buf.padded.extend_from_slice(term.as_bytes());
-    buf.padded.push(b' ');
-    let padded = &buf.padded;
+    let padded = buf.pad(term);
     let chars = padded.len();
     if chars < min {
         f(gram_key(padded), padded);
@@ -282,10 +285,7 @@ fn for_each_char_key(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut 
 
 /// [`for_each_char_gram`] for any text, character by character.
 fn char_grams_by_char(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
-    buf.padded.clear();
-    buf.padded.push(b' ');
-    buf.padded.extend_from_slice(term.as_bytes());
-    buf.padded.push(b' ');
+    buf.pad(term);
     buf.bounds.clear();
     buf.bounds.push(0);
     buf.bounds.extend(term.char_indices().map(|(i, _)| i + 1));
