@@ -1475,22 +1475,24 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unordered_transform_has_the_same_features_and_values() {
-        let texts = [
-            "Migran migran tiba di perbatasan selatan, perdagangan manusia.",
-            "xyzzy",
-            "",
-            "Para MIGRAN menunggu: pengungsi, pengungsi, pengungsi!",
-        ];
-        for cfg in [
+    /// Feature setups the fast prediction paths must agree on with the sorted transform:
+    /// characters and words, words with a short lead, stems with raw counts, hashing.
+    fn varied_configs() -> Vec<FeatureConfig> {
+        vec![
             FeatureConfig {
                 min_df: 1,
                 ..FeatureConfig::default()
             },
             all(),
+            FeatureConfig { lead_terms: 3, ..all() },
             FeatureConfig {
                 min_df: 1,
+                stem: true,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                min_df: 1,
+                sublinear_tf: false,
                 stem: true,
                 ..FeatureConfig::default()
             },
@@ -1499,7 +1501,18 @@ mod tests {
                 hash_bits: 12,
                 ..FeatureConfig::default()
             },
-        ] {
+        ]
+    }
+
+    #[test]
+    fn unordered_transform_has_the_same_features_and_values() {
+        let texts = [
+            "Migran migran tiba di perbatasan selatan, perdagangan manusia.",
+            "xyzzy",
+            "",
+            "Para MIGRAN menunggu: pengungsi, pengungsi, pengungsi!",
+        ];
+        for cfg in varied_configs() {
             let v = Vectorizer::fit(cfg, &docs()).unwrap();
             for t in texts {
                 let sorted = v.transform(t);
@@ -1524,25 +1537,7 @@ mod tests {
             "",
             "Para MIGRAN menunggu: pengungsi, pengungsi, pengungsi! Perbatasan perbatasan.",
         ];
-        let configs = [
-            FeatureConfig {
-                min_df: 1,
-                ..FeatureConfig::default()
-            },
-            FeatureConfig { lead_terms: 3, ..all() },
-            FeatureConfig {
-                min_df: 1,
-                sublinear_tf: false,
-                stem: true,
-                ..FeatureConfig::default()
-            },
-            FeatureConfig {
-                min_df: 1,
-                hash_bits: 12,
-                ..FeatureConfig::default()
-            },
-        ];
-        for cfg in configs {
+        for cfg in varied_configs() {
             let v = Vectorizer::fit(cfg, &docs()).unwrap();
             // 3 labels takes the fixed-width path, 11 the general one
             for k in [3usize, 11] {
