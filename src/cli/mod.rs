@@ -74,6 +74,13 @@ pub struct TrainNerArgs {
     /// Passes of the perceptron over the training sentences.
     #[arg(long, env = "WARTA_EPOCHS", default_value_t = crate::ner::NerConfig::default().epochs)]
     pub epochs: usize,
+    /// Perceptrons trained on different shuffles of the data and summed into one model (1–32):
+    /// more runs, less dependence on the order of the sentences; training takes RUNS times longer.
+    #[arg(long, env = "WARTA_RUNS", default_value_t = crate::ner::NerConfig::default().runs)]
+    pub runs: usize,
+    /// Shuffling seed: the same seed and data give the same model.
+    #[arg(long, env = "WARTA_SEED", default_value_t = crate::ner::NerConfig::default().seed)]
+    pub seed: u64,
     /// Feature buckets: 2^BITS (12–24).
     #[arg(long, env = "WARTA_HASH_BITS", default_value_t = crate::ner::NerConfig::default().hash_bits)]
     pub hash_bits: u8,
@@ -486,6 +493,8 @@ pub fn train_ner(args: TrainNerArgs) -> Result<(), Error> {
     let config = crate::ner::NerConfig {
         hash_bits: args.hash_bits,
         epochs: args.epochs,
+        runs: args.runs,
+        seed: args.seed,
     };
     let mut tagger = crate::ner::Tagger::train(&rows, &config).map_err(|e| Error::invalid("data", e.to_string()))?;
     tagger.meta.source = args

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// Version of the feature templates below; bump it whenever a feature changes, so an entity
 /// model trained on other features is refused instead of silently mis-tagging.
-pub const FEATURE_SET: u16 = 2;
+pub const FEATURE_SET: u16 = 3;
 
 /// 64-bit FNV-1a over a template id and its parts, mixed so the low bits pick a bucket.
 struct FeatureHash(u64);
@@ -161,6 +161,21 @@ pub struct EntityDict {
     #[serde(skip)]
     index: FastMap<u64, u16>,
     max_len: usize,
+    /// Every training token (hashed, lowercased) with its most frequent tag
+    /// (`token_tags` index), how often it was seen and whether that tag nearly always held.
+    token_tags: Vec<String>,
+    tokens: Vec<(u64, TokenSeen)>,
+    #[serde(skip)]
+    token_index: FastMap<u64, TokenSeen>,
+}
+
+/// What training said about one token: its usual tag, how often it was seen (1, 2–4, 5+)
+/// and whether the usual tag held at least 80% of the time.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct TokenSeen {
+    tag: u16,
+    seen: u8,
+    pure: bool,
 }
 
 /// Longest name the dictionary keeps, in tokens.
@@ -178,7 +193,15 @@ impl EntityDict {
     /// From tagged sentences: every gold span (lowercased) with its most frequent kind.
     pub fn build<'a>(sentences: impl Iterator<Item = (&'a [String], &'a [String])>) -> Self {
         let mut counts: FastMap<u64, FastMap<String, u32>> = FastMap::default();
+        let mut token_counts: FastMap<u64, FastMap<&'a str, u32>> = FastMap::default();
         for (tokens, tags) in sentences {
+            for (t, tag) in tokens.iter().zip(tags) {
+                *token_counts
+                    .entry(seq_hash(&[t.to_lowercase()]))
+                    .or_default()
+                    .entry(tag.as_str())
+                    .or_insert(0) += 1;
+            }
             for (a, b, kind) in super::spans(tags) {
                 if b - a > DICT_MAX_TOKENS || b > tokens.len() {
                     continue;
@@ -198,24 +221,62 @@ impl EntityDict {
             })
             .collect();
         names.sort_unstable();
-        EntityDict::from_parts(kinds, names)
-    }
-
-    fn from_parts(kinds: Vec<String>, names: Vec<(u64, u16)>) -> Self {
-        let index = names.iter().copied().collect();
-        EntityDict {
+        let mut token_tags: Vec<String> = token_counts
+            .values()
+            .flat_map(|m| m.keys().map(|t| t.to_string()))
+            .collect();
+        token_tags.sort();
+        token_tags.dedup();
+        let mut tokens: Vec<(u64, TokenSeen)> = token_counts
+            .into_iter()
+            .filter_map(|(h, m)| {
+                let total: u32 = m.values().sum();
+                let best = m.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))?;
+                let seen = match total {
+                    1 => 1,
+                    2..=4 => 2,
+                    _ => 3,
+                };
+                let tag = token_tags.binary_search_by(|t| t.as_str().cmp(best.0)).ok()? as u16;
+                let pure = best.1 as f64 >= 0.8 * total as f64;
+                Some((h, TokenSeen { tag, seen, pure }))
+            })
+            .collect();
+        tokens.sort_unstable_by_key(|&(h, _)| h);
+        let mut d = EntityDict {
             kinds,
             names,
-            index,
-            max_len: DICT_MAX_TOKENS,
-        }
+            token_tags,
+            tokens,
+            ..Default::default()
+        };
+        d.reindex();
+        d
     }
 
-    /// Rebuild the lookup index after deserialising; false if the dictionary is inconsistent.
+    /// Rebuild the lookup indexes after deserialising; false if the dictionary is inconsistent.
     pub fn reindex(&mut self) -> bool {
         self.index = self.names.iter().copied().collect();
+        self.token_index = self.tokens.iter().copied().collect();
         self.max_len = DICT_MAX_TOKENS;
         self.names.iter().all(|&(_, k)| (k as usize) < self.kinds.len())
+            && self
+                .tokens
+                .iter()
+                .all(|&(_, s)| (s.tag as usize) < self.token_tags.len())
+    }
+
+    /// What training said about a lowercased token: "B-PER/2/pure", or "new" if never seen.
+    fn token(&self, lower: &str) -> String {
+        match self.token_index.get(&seq_hash(&[lower])) {
+            Some(s) => format!(
+                "{}/{}/{}",
+                self.token_tags.get(s.tag as usize).map_or("?", String::as_str),
+                s.seen,
+                if s.pure { "pure" } else { "mixed" }
+            ),
+            None => "new".into(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -283,6 +344,17 @@ impl Featurizer {
             }
         };
         let shapes: Vec<String> = tokens.iter().map(|t| shape(t)).collect();
+        let seen: Vec<String> = match dict {
+            Some(d) => lower.iter().map(|w| d.token(w)).collect(),
+            None => vec!["_".into(); lower.len()],
+        };
+        let seen_at = |i: isize| -> &str {
+            if i < 0 || i as usize >= tokens.len() {
+                "_"
+            } else {
+                &seen[i as usize]
+            }
+        };
         let gaz = gazetteer_marks(&lower);
         let n = tokens.len();
         let word = |i: isize| -> &str {
@@ -426,6 +498,17 @@ impl Featurizer {
                     .bucket(m),
             );
             f.push(FeatureHash::new(37).part(&here).part(&shapes[i]).bucket(m));
+            // the token's own history in training, alone, with its shape and beside its
+            // neighbours' (jackknifed like the names: "new" is learnt from unseen tokens)
+            f.push(FeatureHash::new(39).part(&seen[i]).bucket(m));
+            f.push(FeatureHash::new(40).part(&seen[i]).part(&shapes[i]).bucket(m));
+            f.push(
+                FeatureHash::new(41)
+                    .part(seen_at(ii - 1))
+                    .part(&seen[i])
+                    .part(seen_at(ii + 1))
+                    .bucket(m),
+            );
             out.push(f);
         }
         out
@@ -463,6 +546,31 @@ mod tests {
     }
 
     #[test]
+    fn the_dictionary_remembers_each_token_s_usual_tag() {
+        let rows: Vec<(Vec<String>, Vec<String>)> = [
+            ("Joko tiba", "B-PER O"),
+            ("Joko Widodo", "B-PER I-PER"),
+            ("kata joko", "O B-PER"),
+            ("tiba tiba", "O O"),
+            ("Joko pergi", "O O"),
+        ]
+        .iter()
+        .map(|(w, t)| {
+            (
+                w.split(' ').map(str::to_string).collect(),
+                t.split(' ').map(str::to_string).collect(),
+            )
+        })
+        .collect();
+        let d = EntityDict::build(rows.iter().map(|(w, t)| (w.as_slice(), t.as_slice())));
+        // seen 4 times (2–4 → "2"), B-PER 3 of 4 (< 80%)
+        assert_eq!(d.token("joko"), "B-PER/2/mixed");
+        assert_eq!(d.token("tiba"), "O/2/pure");
+        assert_eq!(d.token("widodo"), "I-PER/1/pure");
+        assert_eq!(d.token("bogor"), "new");
+    }
+
+    #[test]
     fn shapes_and_affixes() {
         assert_eq!(shape("Kamala"), "Xx");
         assert_eq!(shape("COVID-19"), "X-d");
@@ -477,7 +585,7 @@ mod tests {
         let f = Featurizer::new(12);
         let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."], None);
         assert_eq!(s.len(), 6);
-        assert!(s.iter().all(|t| t.len() == 39 && t.iter().all(|&b| b < 4096)));
+        assert!(s.iter().all(|t| t.len() == 42 && t.iter().all(|&b| b < 4096)));
         assert!(f.sentence(&[], None).is_empty());
         // the same word in the same context hashes the same
         assert_eq!(f.sentence(&["Meksiko"], None), f.sentence(&["Meksiko"], None));

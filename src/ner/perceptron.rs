@@ -78,21 +78,46 @@ impl ParamGuard for PerceptronParams {
     }
 }
 
+/// The two halves of a tag name: ("B", "PER") for "B-PER"; "O" and other tags have no kind.
+fn split_tag(tag: &str) -> Option<(&str, &str)> {
+    match tag.split_once('-') {
+        Some((p @ ("B" | "I" | "E" | "S"), kind)) => Some((p, kind)),
+        _ => None,
+    }
+}
+
 /// Which tag may follow which: `allowed[(prev + 1) * tags + next]`, row 0 = sentence start.
-/// "I-X" only continues "B-X" or "I-X"; every other tag may go anywhere.
-pub fn bio_transitions(tags: &[String]) -> Vec<bool> {
+/// BIO: "I-X" only continues "B-X" or "I-X". BIOES (the tag set has "E-X"): "I-X" and "E-X"
+/// only continue "B-X" or "I-X", and those must be continued. Other tags may go anywhere.
+pub fn chain_transitions(tags: &[String]) -> Vec<bool> {
     let t = tags.len();
+    let closes = |kind: &str| tags.iter().any(|n| split_tag(n) == Some(("E", kind)));
+    // a BIOES "B-X" or "I-X" must be continued
+    let opens = |tag: &str| matches!(split_tag(tag), Some(("B" | "I", kind)) if closes(kind));
     let mut allowed = vec![true; (t + 1) * t];
     for (next, name) in tags.iter().enumerate() {
-        if let Some(kind) = name.strip_prefix("I-") {
-            allowed[next] = false;
-            for (prev, p) in tags.iter().enumerate() {
-                let continues = p.strip_prefix("B-") == Some(kind) || p.strip_prefix("I-") == Some(kind);
-                allowed[(prev + 1) * t + next] = continues;
-            }
+        let continues = match split_tag(name) {
+            Some(("I" | "E", kind)) => Some(kind),
+            _ => None,
+        };
+        allowed[next] = continues.is_none();
+        for (prev, p) in tags.iter().enumerate() {
+            let ok = match continues {
+                Some(kind) => matches!(split_tag(p), Some(("B" | "I", k)) if k == kind),
+                None => !opens(p),
+            };
+            allowed[(prev + 1) * t + next] = ok;
         }
     }
     allowed
+}
+
+/// Which tags may end a sentence: all but a BIOES span's "B-X" and "I-X".
+pub fn chain_endings(tags: &[String]) -> Vec<bool> {
+    let closes = |kind: &str| tags.iter().any(|n| split_tag(n) == Some(("E", kind)));
+    tags.iter()
+        .map(|n| !matches!(split_tag(n), Some(("B" | "I", kind)) if closes(kind)))
+        .collect()
 }
 
 /// Most emission weights a model may have (256 MiB of f32): 2^20 buckets × 64 tags.
@@ -111,6 +136,7 @@ struct ChainData {
     emission: Vec<(u32, i16)>,
     transition: Vec<f32>,
     allowed: Vec<bool>,
+    can_end: Vec<bool>,
 }
 
 impl From<ChainModel> for ChainData {
@@ -139,6 +165,7 @@ impl From<ChainModel> for ChainData {
             emission,
             transition: m.transition,
             allowed: m.allowed,
+            can_end: m.can_end,
         }
     }
 }
@@ -167,6 +194,7 @@ impl TryFrom<ChainData> for ChainModel {
             emission,
             transition: d.transition,
             allowed: d.allowed,
+            can_end: d.can_end,
         })
     }
 }
@@ -180,9 +208,21 @@ pub struct ChainModel {
     pub emission: Vec<f32>,
     pub transition: Vec<f32>,
     pub allowed: Vec<bool>,
+    /// Tags a sentence may end on.
+    pub can_end: Vec<bool>,
 }
 
 impl ChainModel {
+    /// Add another model's weights to these (same tags and buckets): summed averaged
+    /// perceptrons decode as their mean does.
+    pub fn add_weights(&mut self, other: &ChainModel) {
+        self.emission.iter_mut().zip(&other.emission).for_each(|(a, b)| *a += b);
+        self.transition
+            .iter_mut()
+            .zip(&other.transition)
+            .for_each(|(a, b)| *a += b);
+    }
+
     pub fn validate(&self, buckets: usize) -> Result<(), String> {
         let t = self.tags;
         // checked: the tag count may come from a hostile file
@@ -190,7 +230,7 @@ impl ChainModel {
         if t == 0 || Some(self.emission.len()) != buckets.checked_mul(t) || Some(self.transition.len()) != pairs {
             return Err("weights do not match the tag set".into());
         }
-        if Some(self.allowed.len()) != pairs {
+        if Some(self.allowed.len()) != pairs || self.can_end.len() != t {
             return Err("transition constraints do not match the tag set".into());
         }
         if self.emission.iter().chain(&self.transition).any(|w| !w.is_finite()) {
@@ -224,13 +264,19 @@ impl ChainModel {
                 score[k] = emit[k] + self.transition[k];
             }
         }
+        // the allowed (prev, next) pairs, once per sentence: BIOES allows about a third of them
+        let pairs: Vec<(usize, usize)> = (0..t)
+            .flat_map(|k| (0..t).map(move |p| (p, k)))
+            .filter(|&(p, k)| self.allowed[(p + 1) * t + k])
+            .collect();
         for i in 1..n {
+            let mut pairs = pairs.iter().peekable();
             for k in 0..t {
                 let mut best = NEG;
                 let mut arg = 0;
-                for p in 0..t {
+                while let Some(&(p, _)) = pairs.next_if(|&&(_, next)| next == k) {
                     let prev = score[(i - 1) * t + p];
-                    if prev == NEG || !self.allowed[(p + 1) * t + k] {
+                    if prev == NEG {
                         continue;
                     }
                     let s = prev + self.transition[(p + 1) * t + k];
@@ -247,7 +293,7 @@ impl ChainModel {
         }
         let last = &score[(n - 1) * t..];
         let mut k = (0..t)
-            .filter(|&k| last[k] > NEG)
+            .filter(|&k| last[k] > NEG && self.can_end[k])
             .max_by(|&a, &b| last[a].total_cmp(&last[b]))
             .unwrap_or(0);
         let mut path = vec![0usize; n];
@@ -264,19 +310,20 @@ impl Fit<SequenceRecords, Vec<Vec<usize>>, NerError> for PerceptronValidParams {
 
     /// `targets[s][i]` is the tag index of token i of sentence s; the tag count is one more
     /// than the largest index. Every transition is allowed here; [`Self::fit_with`] takes
-    /// constraints such as [`bio_transitions`].
+    /// constraints such as [`chain_transitions`].
     fn fit(&self, dataset: &DatasetBase<SequenceRecords, Vec<Vec<usize>>>) -> Result<ChainModel, NerError> {
         let tags = dataset.targets().iter().flatten().max().map_or(0, |m| m + 1);
-        self.fit_with(dataset, vec![true; (tags + 1) * tags])
+        self.fit_with(dataset, vec![true; (tags + 1) * tags], vec![true; tags])
     }
 }
 
 impl PerceptronValidParams {
-    /// Train under transition constraints (see [`bio_transitions`]).
+    /// Train under transition constraints (see [`chain_transitions`] and [`chain_endings`]).
     pub fn fit_with(
         &self,
         dataset: &DatasetBase<SequenceRecords, Vec<Vec<usize>>>,
         allowed: Vec<bool>,
+        can_end: Vec<bool>,
     ) -> Result<ChainModel, NerError> {
         let x = dataset.records();
         let y = dataset.targets();
@@ -291,7 +338,7 @@ impl PerceptronValidParams {
         if t < 2 {
             return Err(NerError::Data("training needs at least 2 distinct tags".into()));
         }
-        if allowed.len() != (t + 1) * t {
+        if allowed.len() != (t + 1) * t || can_end.len() != t {
             return Err(NerError::Data("transition constraints do not match the tag set".into()));
         }
         for (s, (feats, tags)) in x.sentences.iter().zip(y).enumerate() {
@@ -309,6 +356,7 @@ impl PerceptronValidParams {
             emission: vec![0.0; b * t],
             transition: vec![0.0; (t + 1) * t],
             allowed,
+            can_end,
         };
         // averaging: keep Σ c·δ beside the weights; the average is w − acc / c
         let mut acc_e = vec![0.0f64; b * t];
@@ -365,5 +413,75 @@ impl PredictInplace<SequenceRecords, Vec<Vec<usize>>> for ChainModel {
 
     fn default_target(&self, x: &SequenceRecords) -> Vec<Vec<usize>> {
         vec![Vec::new(); x.sentences.len()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(tags: &str) -> Vec<String> {
+        tags.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn allowed(tags: &[String], prev: Option<&str>, next: &str) -> bool {
+        let t = tags.len();
+        let at = |n: &str| tags.iter().position(|x| x == n).unwrap();
+        let row = prev.map_or(0, |p| at(p) + 1);
+        chain_transitions(tags)[row * t + at(next)]
+    }
+
+    #[test]
+    fn bio_constraints_only_stop_stray_insides() {
+        let tags = names("B-PER I-PER B-LOC I-LOC O");
+        assert!(!allowed(&tags, None, "I-PER"));
+        assert!(!allowed(&tags, Some("O"), "I-PER"));
+        assert!(!allowed(&tags, Some("B-LOC"), "I-PER"));
+        assert!(allowed(&tags, Some("B-PER"), "I-PER"));
+        assert!(allowed(&tags, Some("I-PER"), "I-PER"));
+        assert!(allowed(&tags, Some("B-PER"), "O"));
+        assert!(allowed(&tags, Some("I-PER"), "B-PER"));
+        assert!(chain_endings(&tags).iter().all(|&e| e));
+    }
+
+    #[test]
+    fn bioes_spans_must_close() {
+        let tags = names("B-PER I-PER E-PER S-PER O");
+        assert!(!allowed(&tags, None, "E-PER"));
+        assert!(!allowed(&tags, Some("B-PER"), "O"));
+        assert!(!allowed(&tags, Some("I-PER"), "S-PER"));
+        assert!(allowed(&tags, Some("B-PER"), "E-PER"));
+        assert!(allowed(&tags, Some("I-PER"), "I-PER"));
+        assert!(allowed(&tags, Some("E-PER"), "B-PER"));
+        assert!(allowed(&tags, Some("S-PER"), "O"));
+        assert!(!allowed(&tags, Some("E-PER"), "I-PER"));
+        assert_eq!(chain_endings(&tags), [false, false, true, true, true]);
+    }
+
+    #[test]
+    fn decoding_keeps_to_the_constraints_whatever_the_weights() {
+        // tags B I E S O; one feature per token, emissions shouting for an invalid "B O I"
+        let tags = names("B-X I-X E-X S-X O");
+        let t = tags.len();
+        let mut emission = vec![0.0f32; 3 * t];
+        emission[0] = 5.0; // token 0: B
+        emission[t + 4] = 5.0; // token 1: O
+        emission[2 * t + 1] = 5.0; // token 2: I (may not end a sentence)
+        let model = ChainModel {
+            tags: t,
+            emission,
+            transition: vec![0.0; (t + 1) * t],
+            allowed: chain_transitions(&tags),
+            can_end: chain_endings(&tags),
+        };
+        model.validate(3).unwrap();
+        let path = model.decode(&[vec![0], vec![1], vec![2]]);
+        let valid = |p: &[usize]| {
+            model.allowed[p[0]]
+                && p.windows(2).all(|w| model.allowed[(w[0] + 1) * t + w[1]])
+                && model.can_end[p[p.len() - 1]]
+        };
+        assert!(valid(&path), "{path:?}");
+        assert!(model.decode(&[]).is_empty());
     }
 }

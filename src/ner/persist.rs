@@ -6,7 +6,7 @@ use crate::framing::{frame, unframe, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00NE";
-pub const TAGGER_FORMAT_VERSION: u16 = 2;
+pub const TAGGER_FORMAT_VERSION: u16 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaggerFileError {
