@@ -267,10 +267,13 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
             }
             // refused before any work: UNAVAILABLE while draining; once the server has sent
             // GOAWAY, a call raced onto the closing connection was never started, which
-            // tonic's client reports as CANCELLED with a transport error
+            // tonic's client reports as CANCELLED with a transport error, or as INTERNAL
+            // carrying h2's GOAWAY(NO_ERROR) for a stream the server never processed (RFC 9113
+            // §6.8: safe to retry)
             Err(s) => {
-                let never_started = s.code() == Code::Cancelled
-                    && std::error::Error::source(s).is_some_and(|e| e.to_string().contains("transport"));
+                let never_started = (s.code() == Code::Cancelled
+                    && std::error::Error::source(s).is_some_and(|e| e.to_string().contains("transport")))
+                    || refused_by_goaway(s);
                 assert!(s.code() == Code::Unavailable || never_started, "{s:?}");
                 refused += 1;
             }
@@ -281,6 +284,18 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
     );
     assert!(status.success(), "{status:?}");
     assert!(answered > 0 && exit_took < Duration::from_secs(6));
+}
+
+/// Did the server's graceful GOAWAY (NO_ERROR) turn this call away before processing it?
+fn refused_by_goaway(s: &tonic::Status) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    while let Some(e) = cause {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR) && h2.is_remote();
+        }
+        cause = e.source();
+    }
+    false
 }
 
 #[test]
