@@ -12,6 +12,7 @@ const PERSON_TITLES: &str = include_str!("../../data/lexicon/person_titles.txt")
 const SPEECH_VERBS: &str = include_str!("../../data/lexicon/speech_verbs.txt");
 const UNITS: &str = include_str!("../../data/lexicon/units.txt");
 const NON_NAMES: &str = include_str!("../../data/lexicon/non_name_capitalized.txt");
+const PERSON_NAMES: &str = include_str!("../../data/lexicon/person_names.txt");
 
 fn entries(list: &str) -> impl Iterator<Item = &str> {
     list.lines()
@@ -37,6 +38,9 @@ pub struct Lexicon {
     pub speech_verbs: HashSet<String>,
     pub units: HashSet<String>,
     pub non_names: HashSet<String>,
+    /// Given and family names, lower-cased single words (a tagger feature, not a gazetteer:
+    /// "Siti" alone is not an entity, but a hint that one is here).
+    pub person_names: HashSet<String>,
     pub months: HashMap<&'static str, u32>,
     pub days: HashSet<&'static str>,
 }
@@ -254,6 +258,7 @@ impl Lexicon {
             speech_verbs: entries(SPEECH_VERBS).map(str::to_lowercase).collect(),
             units: entries(UNITS).map(str::to_lowercase).collect(),
             non_names: entries(NON_NAMES).map(str::to_lowercase).collect(),
+            person_names: entries(PERSON_NAMES).map(str::to_lowercase).collect(),
             months: MONTHS.iter().copied().collect(),
             days: DAYS.iter().copied().collect(),
         }
@@ -314,5 +319,6 @@ mod tests {
         assert_eq!(l.month("Desember"), Some(12));
         assert!(l.is_day("Selasa"));
         assert!(l.is_non_name("Pada"));
+        assert!(l.person_names.len() > 3000 && l.person_names.contains("siti"));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// Version of the feature templates below; bump it whenever a feature changes, so an entity
 /// model trained on other features is refused instead of silently mis-tagging.
-pub const FEATURE_SET: u16 = 3;
+pub const FEATURE_SET: u16 = 4;
 
 /// 64-bit FNV-1a over a template id and its parts, mixed so the low bits pick a bucket.
 struct FeatureHash(u64);
@@ -509,6 +509,25 @@ impl Featurizer {
                     .part(seen_at(ii + 1))
                     .bucket(m),
             );
+            // a known given or family name here and beside it
+            let names = &Lexicon::get().person_names;
+            let name_at = |i: isize| -> &str {
+                if i < 0 || i as usize >= n {
+                    "_"
+                } else if names.contains(&lower[i as usize]) {
+                    "p"
+                } else {
+                    "-"
+                }
+            };
+            f.push(
+                FeatureHash::new(42)
+                    .part(name_at(ii - 1))
+                    .part(name_at(ii))
+                    .part(name_at(ii + 1))
+                    .bucket(m),
+            );
+            f.push(FeatureHash::new(43).part(name_at(ii)).part(&shapes[i]).bucket(m));
             out.push(f);
         }
         out
@@ -585,7 +604,7 @@ mod tests {
         let f = Featurizer::new(12);
         let s = f.sentence(&["Presiden", "Joko", "Widodo", "ke", "Meksiko", "."], None);
         assert_eq!(s.len(), 6);
-        assert!(s.iter().all(|t| t.len() == 42 && t.iter().all(|&b| b < 4096)));
+        assert!(s.iter().all(|t| t.len() == 44 && t.iter().all(|&b| b < 4096)));
         assert!(f.sentence(&[], None).is_empty());
         // the same word in the same context hashes the same
         assert_eq!(f.sentence(&["Meksiko"], None), f.sentence(&["Meksiko"], None));

@@ -27,57 +27,6 @@ impl Records for SequenceRecords {
     }
 }
 
-/// Checked hyperparameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PerceptronValidParams {
-    epochs: usize,
-    seed: u64,
-}
-
-/// Hyperparameters, checked once by linfa's [`ParamGuard`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct PerceptronParams(PerceptronValidParams);
-
-impl Default for PerceptronParams {
-    fn default() -> Self {
-        PerceptronParams(PerceptronValidParams { epochs: 12, seed: 7 })
-    }
-}
-
-impl PerceptronParams {
-    /// Passes over the training sentences.
-    pub fn epochs(mut self, n: usize) -> Self {
-        self.0.epochs = n;
-        self
-    }
-
-    /// Shuffling seed: the same seed and data give the same model.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.0.seed = seed;
-        self
-    }
-}
-
-impl ParamGuard for PerceptronParams {
-    type Checked = PerceptronValidParams;
-    type Error = NerError;
-
-    fn check_ref(&self) -> Result<&PerceptronValidParams, NerError> {
-        if !(1..=200).contains(&self.0.epochs) {
-            return Err(NerError::Params(format!(
-                "epochs must be in 1..=200, got {}",
-                self.0.epochs
-            )));
-        }
-        Ok(&self.0)
-    }
-
-    fn check(self) -> Result<PerceptronValidParams, NerError> {
-        self.check_ref()?;
-        Ok(self.0)
-    }
-}
-
 /// The two halves of a tag name: ("B", "PER") for "B-PER"; "O" and other tags have no kind.
 fn split_tag(tag: &str) -> Option<(&str, &str)> {
     match tag.split_once('-') {
@@ -120,14 +69,88 @@ pub fn chain_endings(tags: &[String]) -> Vec<bool> {
         .collect()
 }
 
-/// Most emission weights a model may have (256 MiB of f32): 2^20 buckets × 64 tags.
+/// Most emission weights a model may have (256 MiB of f32 while training): 2^20 buckets × 64 tags.
 pub const MAX_EMISSION: usize = 1 << 26;
 
-/// Stored form: emission weights quantised to i16 with one scale (decoding is unchanged to
-/// within 1/32767 of the largest weight).
-///
-/// Most weights are zero (a bucket touches few tags), so the quantised emissions are stored as
-/// (zeros skipped, value) pairs: the default model is a few MB instead of tens.
+/// Emission weights as tagging reads them: quantised to i16 with one scale, and sparse. Most
+/// weights are zero (a bucket touches few tags), so bucket b's nonzero weights are
+/// `entries[offsets[b]..offsets[b + 1]]` as (tag, weight ÷ scale). The dense f32 table of a
+/// NERP model is 88 MB and every token's ~44 features missed the cache in it; this one is a
+/// few MB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emissions {
+    scale: f32,
+    offsets: Vec<u32>,
+    entries: Vec<(u16, i16)>,
+}
+
+impl Emissions {
+    /// Quantise dense `weights[bucket * tags + tag]` (decoding changes by at most 1/32767 of
+    /// the largest weight per feature).
+    fn quantise(weights: &[f32], tags: usize) -> Self {
+        let max = weights.iter().fold(0.0f32, |a, w| a.max(w.abs()));
+        let scale = if max > 0.0 && max.is_finite() {
+            max / i16::MAX as f32
+        } else {
+            1.0
+        };
+        let mut offsets = Vec::with_capacity(weights.len() / tags.max(1) + 1);
+        let mut entries = Vec::new();
+        offsets.push(0);
+        for row in weights.chunks(tags.max(1)) {
+            for (tag, w) in row.iter().enumerate() {
+                let q = (w / scale).round() as i16;
+                if q != 0 {
+                    entries.push((tag as u16, q));
+                }
+            }
+            offsets.push(entries.len() as u32);
+        }
+        Emissions {
+            scale,
+            offsets,
+            entries,
+        }
+    }
+
+    fn buckets(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Where bucket `f`'s weights lie in `entries` (empty for a bucket out of range).
+    #[inline]
+    fn range(&self, f: u32) -> (u32, u32) {
+        let f = f as usize;
+        match (self.offsets.get(f), self.offsets.get(f + 1)) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (0, 0),
+        }
+    }
+
+    /// Emission scores `out[i * tags + tag]` of a sentence's feature buckets.
+    ///
+    /// In two passes, first every bucket's range, then their weights: the loads of each pass
+    /// are independent, so their cache misses overlap instead of queueing one behind another.
+    fn scores(&self, sentence: &[Vec<u32>], tags: usize, out: &mut Vec<f32>) {
+        let ranges: Vec<(u32, u32)> = sentence.iter().flatten().map(|&f| self.range(f)).collect();
+        let mut acc = vec![0i32; sentence.len() * tags];
+        let mut ranges = ranges.into_iter();
+        for (feats, row) in sentence.iter().zip(acc.chunks_mut(tags.max(1))) {
+            for (a, b) in ranges.by_ref().take(feats.len()) {
+                for &(tag, w) in self.entries.get(a as usize..b as usize).unwrap_or_default() {
+                    if let Some(r) = row.get_mut(tag as usize) {
+                        *r += w as i32;
+                    }
+                }
+            }
+        }
+        out.clear();
+        out.extend(acc.into_iter().map(|q| q as f32 * self.scale));
+    }
+}
+
+/// Stored form: the quantised emissions as (zeros skipped, value) pairs over the dense
+/// bucket-major table, so the default model is a few MB.
 #[derive(Serialize, Deserialize)]
 struct ChainData {
     tags: usize,
@@ -141,27 +164,25 @@ struct ChainData {
 
 impl From<ChainModel> for ChainData {
     fn from(m: ChainModel) -> Self {
-        let max = m.emission.iter().fold(0.0f32, |a, w| a.max(w.abs()));
-        let scale = if max > 0.0 && max.is_finite() {
-            max / i16::MAX as f32
-        } else {
-            1.0
-        };
-        let mut emission = Vec::new();
-        let mut zeros = 0u32;
-        for w in &m.emission {
-            let q = (w / scale).round() as i16;
-            if q == 0 {
-                zeros += 1;
-            } else {
-                emission.push((zeros, q));
-                zeros = 0;
+        let t = m.tags;
+        let mut emission = Vec::with_capacity(m.emission.entries.len());
+        let mut next = 0usize; // dense position after the last written weight
+        for (bucket, pair) in m.emission.offsets.windows(2).enumerate() {
+            for &(tag, q) in m
+                .emission
+                .entries
+                .get(pair[0] as usize..pair[1] as usize)
+                .unwrap_or_default()
+            {
+                let at = bucket * t + tag as usize;
+                emission.push(((at - next) as u32, q));
+                next = at + 1;
             }
         }
         ChainData {
-            tags: m.tags,
-            scale,
-            emission_len: m.emission.len() as u32,
+            tags: t,
+            scale: m.emission.scale,
+            emission_len: (m.emission.buckets() * t) as u32,
             emission,
             transition: m.transition,
             allowed: m.allowed,
@@ -182,16 +203,37 @@ impl TryFrom<ChainData> for ChainModel {
         if len > MAX_EMISSION {
             return Err(format!("{len} emission weights exceed the limit of {MAX_EMISSION}"));
         }
-        let mut emission = vec![0.0f32; len];
+        let t = d.tags;
+        if t == 0 || len % t != 0 || d.emission.len() > len {
+            return Err("emission weights do not match the tag set".into());
+        }
+        let buckets = len / t;
+        let mut offsets = Vec::with_capacity(buckets + 1);
+        offsets.push(0u32);
+        let mut entries = Vec::with_capacity(d.emission.len());
         let mut at = 0usize;
         for (zeros, q) in d.emission {
             at = at.saturating_add(zeros as usize);
-            *emission.get_mut(at).ok_or("emission weights overflow their length")? = q as f32 * d.scale;
+            if at >= len {
+                return Err("emission weights overflow their length".into());
+            }
+            let bucket = at / t;
+            while offsets.len() <= bucket {
+                offsets.push(entries.len() as u32);
+            }
+            entries.push(((at % t) as u16, q));
             at += 1;
         }
+        while offsets.len() <= buckets {
+            offsets.push(entries.len() as u32);
+        }
         Ok(ChainModel {
-            tags: d.tags,
-            emission,
+            tags: t,
+            emission: Emissions {
+                scale: d.scale,
+                offsets,
+                entries,
+            },
             transition: d.transition,
             allowed: d.allowed,
             can_end: d.can_end,
@@ -199,62 +241,35 @@ impl TryFrom<ChainData> for ChainModel {
     }
 }
 
-/// Weights of a linear-chain model: emissions feature-major (`emission[bucket * tags + tag]`)
-/// and transitions `(prev + 1) * tags + next`.
+/// A trained linear-chain model: sparse emissions and transitions `(prev + 1) * tags + next`
+/// (row 0 = sentence start), with the allowed transitions and endings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "ChainData", try_from = "ChainData")]
 pub struct ChainModel {
     pub tags: usize,
-    pub emission: Vec<f32>,
+    pub emission: Emissions,
     pub transition: Vec<f32>,
     pub allowed: Vec<bool>,
     /// Tags a sentence may end on.
     pub can_end: Vec<bool>,
 }
 
-impl ChainModel {
-    /// Add another model's weights to these (same tags and buckets): summed averaged
-    /// perceptrons decode as their mean does.
-    pub fn add_weights(&mut self, other: &ChainModel) {
-        self.emission.iter_mut().zip(&other.emission).for_each(|(a, b)| *a += b);
-        self.transition
-            .iter_mut()
-            .zip(&other.transition)
-            .for_each(|(a, b)| *a += b);
-    }
+/// What Viterbi needs besides the emissions.
+struct Chain<'a> {
+    tags: usize,
+    transition: &'a [f32],
+    allowed: &'a [bool],
+    can_end: &'a [bool],
+}
 
-    pub fn validate(&self, buckets: usize) -> Result<(), String> {
+impl Chain<'_> {
+    /// The best valid tag sequence for emission scores `emit[i * tags + tag]`. If the
+    /// constraints leave no path, tag 0 fills in.
+    fn viterbi(&self, emit: &[f32]) -> Vec<usize> {
         let t = self.tags;
-        // checked: the tag count may come from a hostile file
-        let pairs = t.checked_add(1).and_then(|n| n.checked_mul(t));
-        if t == 0 || Some(self.emission.len()) != buckets.checked_mul(t) || Some(self.transition.len()) != pairs {
-            return Err("weights do not match the tag set".into());
-        }
-        if Some(self.allowed.len()) != pairs || self.can_end.len() != t {
-            return Err("transition constraints do not match the tag set".into());
-        }
-        if self.emission.iter().chain(&self.transition).any(|w| !w.is_finite()) {
-            return Err("a weight is not a finite number".into());
-        }
-        Ok(())
-    }
-
-    /// The best valid tag sequence (Viterbi). Every tag may start a sentence unless it is
-    /// forbidden there; if the constraints leave no path, the unconstrained best is used.
-    pub fn decode(&self, sentence: &[Vec<u32>]) -> Vec<usize> {
-        let t = self.tags;
-        let n = sentence.len();
+        let n = emit.len() / t.max(1);
         if n == 0 {
             return Vec::new();
-        }
-        let mut emit = vec![0.0f32; n * t];
-        for (i, feats) in sentence.iter().enumerate() {
-            let row = &mut emit[i * t..(i + 1) * t];
-            for &f in feats {
-                if let Some(w) = self.emission.get(f as usize * t..(f as usize + 1) * t) {
-                    row.iter_mut().zip(w).for_each(|(r, w)| *r += w);
-                }
-            }
         }
         const NEG: f32 = f32::NEG_INFINITY;
         let mut score = vec![NEG; n * t];
@@ -305,6 +320,115 @@ impl ChainModel {
     }
 }
 
+impl ChainModel {
+    pub fn validate(&self, buckets: usize) -> Result<(), String> {
+        let t = self.tags;
+        // checked: the tag count may come from a hostile file
+        let pairs = t.checked_add(1).and_then(|n| n.checked_mul(t));
+        let e = &self.emission;
+        if t == 0 || e.buckets() != buckets || Some(self.transition.len()) != pairs {
+            return Err("weights do not match the tag set".into());
+        }
+        if e.offsets.first() != Some(&0)
+            || e.offsets.last().map(|&l| l as usize) != Some(e.entries.len())
+            || e.offsets.windows(2).any(|w| w[0] > w[1])
+            || e.entries.iter().any(|&(tag, _)| tag as usize >= t)
+        {
+            return Err("emission weights are inconsistent".into());
+        }
+        if Some(self.allowed.len()) != pairs || self.can_end.len() != t {
+            return Err("transition constraints do not match the tag set".into());
+        }
+        if !(e.scale.is_finite() && e.scale > 0.0) || self.transition.iter().any(|w| !w.is_finite()) {
+            return Err("a weight is not a finite number".into());
+        }
+        Ok(())
+    }
+
+    fn chain(&self) -> Chain<'_> {
+        Chain {
+            tags: self.tags,
+            transition: &self.transition,
+            allowed: &self.allowed,
+            can_end: &self.can_end,
+        }
+    }
+
+    /// The best valid tag sequence (Viterbi) for a sentence's feature buckets.
+    pub fn decode(&self, sentence: &[Vec<u32>]) -> Vec<usize> {
+        let mut emit = Vec::new();
+        self.emission.scores(sentence, self.tags, &mut emit);
+        self.chain().viterbi(&emit)
+    }
+}
+
+/// Checked hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerceptronValidParams {
+    epochs: usize,
+    runs: usize,
+    seed: u64,
+}
+
+/// Hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerceptronParams(PerceptronValidParams);
+
+impl Default for PerceptronParams {
+    fn default() -> Self {
+        PerceptronParams(PerceptronValidParams {
+            epochs: 12,
+            runs: 1,
+            seed: 7,
+        })
+    }
+}
+
+impl PerceptronParams {
+    /// Passes over the training sentences.
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.0.epochs = n;
+        self
+    }
+
+    /// Perceptrons trained on different shuffles of the sentences, their weights summed: a
+    /// model that depends less on the order it saw the data in.
+    pub fn runs(mut self, n: usize) -> Self {
+        self.0.runs = n;
+        self
+    }
+
+    /// Shuffling seed of the first run (run k uses seed + k): the same seed and data give the
+    /// same model.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for PerceptronParams {
+    type Checked = PerceptronValidParams;
+    type Error = NerError;
+
+    fn check_ref(&self) -> Result<&PerceptronValidParams, NerError> {
+        if !(1..=200).contains(&self.0.epochs) {
+            return Err(NerError::Params(format!(
+                "epochs must be in 1..=200, got {}",
+                self.0.epochs
+            )));
+        }
+        if !(1..=32).contains(&self.0.runs) {
+            return Err(NerError::Params(format!("runs must be in 1..=32, got {}", self.0.runs)));
+        }
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<PerceptronValidParams, NerError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
 impl Fit<SequenceRecords, Vec<Vec<usize>>, NerError> for PerceptronValidParams {
     type Object = ChainModel;
 
@@ -338,6 +462,12 @@ impl PerceptronValidParams {
         if t < 2 {
             return Err(NerError::Data("training needs at least 2 distinct tags".into()));
         }
+        if t > u16::MAX as usize || x.buckets.saturating_mul(t) > MAX_EMISSION {
+            return Err(NerError::Data(format!(
+                "{} buckets × {t} tags is more weights than a model may hold ({MAX_EMISSION})",
+                x.buckets
+            )));
+        }
         if allowed.len() != (t + 1) * t || can_end.len() != t {
             return Err(NerError::Data("transition constraints do not match the tag set".into()));
         }
@@ -349,34 +479,72 @@ impl PerceptronValidParams {
                     tags.len()
                 )));
             }
+            if feats.iter().flatten().any(|&f| f as usize >= x.buckets) {
+                return Err(NerError::Data(format!(
+                    "sentence {s}: a feature bucket is out of range"
+                )));
+            }
         }
-        let b = x.buckets;
-        let mut model = ChainModel {
+        let chain = Chain {
             tags: t,
-            emission: vec![0.0; b * t],
-            transition: vec![0.0; (t + 1) * t],
+            transition: &[],
+            allowed: &allowed,
+            can_end: &can_end,
+        };
+        let mut emission = vec![0.0f32; x.buckets * t];
+        let mut transition = vec![0.0f32; (t + 1) * t];
+        for run in 0..self.runs as u64 {
+            let (e, tr) = self.one_run(x, y, &chain, self.seed.wrapping_add(run));
+            emission.iter_mut().zip(&e).for_each(|(a, b)| *a += b);
+            transition.iter_mut().zip(&tr).for_each(|(a, b)| *a += b);
+        }
+        Ok(ChainModel {
+            tags: t,
+            emission: Emissions::quantise(&emission, t),
+            transition,
             allowed,
             can_end,
-        };
+        })
+    }
+
+    /// One averaged perceptron over one shuffle order: dense (emission, transition) weights.
+    fn one_run(&self, x: &SequenceRecords, y: &[Vec<usize>], chain: &Chain, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let t = chain.tags;
+        let b = x.buckets;
+        let mut emission = vec![0.0f32; b * t];
+        let mut transition = vec![0.0f32; (t + 1) * t];
         // averaging: keep Σ c·δ beside the weights; the average is w − acc / c
         let mut acc_e = vec![0.0f64; b * t];
         let mut acc_t = vec![0.0f64; (t + 1) * t];
         let mut c = 1.0f64;
         let mut order: Vec<usize> = (0..y.len()).collect();
-        let mut rng = SplitMix::new(self.seed);
+        let mut rng = SplitMix::new(seed);
+        let mut emit = Vec::new();
         for _ in 0..self.epochs {
             rng.shuffle(&mut order);
             for &s in &order {
                 let (feats, gold) = (&x.sentences[s], &y[s]);
-                let pred = model.decode(feats);
+                emit.clear();
+                emit.resize(feats.len() * t, 0.0f32);
+                for (f, row) in feats.iter().zip(emit.chunks_mut(t)) {
+                    for &bkt in f {
+                        let w = &emission[bkt as usize * t..(bkt as usize + 1) * t];
+                        row.iter_mut().zip(w).for_each(|(r, w)| *r += w);
+                    }
+                }
+                let pred = Chain {
+                    transition: &transition,
+                    ..*chain
+                }
+                .viterbi(&emit);
                 if pred != *gold {
                     for (i, f) in feats.iter().enumerate() {
                         if pred[i] != gold[i] {
                             for &bkt in f {
                                 let base = bkt as usize * t;
-                                model.emission[base + gold[i]] += 1.0;
+                                emission[base + gold[i]] += 1.0;
                                 acc_e[base + gold[i]] += c;
-                                model.emission[base + pred[i]] -= 1.0;
+                                emission[base + pred[i]] -= 1.0;
                                 acc_e[base + pred[i]] -= c;
                             }
                         }
@@ -386,9 +554,9 @@ impl PerceptronValidParams {
                             (gold[i - 1] + 1, pred[i - 1] + 1)
                         };
                         if (gp, gold[i]) != (pp, pred[i]) {
-                            model.transition[gp * t + gold[i]] += 1.0;
+                            transition[gp * t + gold[i]] += 1.0;
                             acc_t[gp * t + gold[i]] += c;
-                            model.transition[pp * t + pred[i]] -= 1.0;
+                            transition[pp * t + pred[i]] -= 1.0;
                             acc_t[pp * t + pred[i]] -= c;
                         }
                     }
@@ -396,13 +564,13 @@ impl PerceptronValidParams {
                 c += 1.0;
             }
         }
-        for (w, a) in model.emission.iter_mut().zip(&acc_e) {
+        for (w, a) in emission.iter_mut().zip(&acc_e) {
             *w = (*w as f64 - a / c) as f32;
         }
-        for (w, a) in model.transition.iter_mut().zip(&acc_t) {
+        for (w, a) in transition.iter_mut().zip(&acc_t) {
             *w = (*w as f64 - a / c) as f32;
         }
-        Ok(model)
+        (emission, transition)
     }
 }
 
@@ -469,7 +637,7 @@ mod tests {
         emission[2 * t + 1] = 5.0; // token 2: I (may not end a sentence)
         let model = ChainModel {
             tags: t,
-            emission,
+            emission: Emissions::quantise(&emission, t),
             transition: vec![0.0; (t + 1) * t],
             allowed: chain_transitions(&tags),
             can_end: chain_endings(&tags),

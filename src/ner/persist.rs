@@ -68,3 +68,56 @@ impl Tagger {
         Tagger::from_bytes(&bytes, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ner::{NerConfig, TaggedSentence};
+
+    fn tagger() -> Tagger {
+        let rows: Vec<TaggedSentence> = [
+            ("Joko Widodo tiba di Jakarta .", "B-PER I-PER O O B-LOC O"),
+            (
+                "Kamala Harris bertemu Pentagon di Washington",
+                "B-PER I-PER O B-ORG O B-LOC",
+            ),
+            ("warga Bogor menunggu", "O B-LOC O"),
+        ]
+        .iter()
+        .map(|(w, t)| TaggedSentence {
+            id: String::new(),
+            tokens: w.split(' ').map(str::to_string).collect(),
+            tags: t.split(' ').map(str::to_string).collect(),
+        })
+        .collect();
+        let config = NerConfig {
+            hash_bits: 12,
+            epochs: 5,
+            ..NerConfig::default()
+        };
+        Tagger::train(&rows, &config).unwrap()
+    }
+
+    #[test]
+    fn a_saved_tagger_loads_as_it_was_and_tags_the_same() {
+        let t = tagger();
+        let bytes = t.to_bytes().unwrap();
+        let back = Tagger::from_bytes(&bytes, Path::new("t.ner")).unwrap();
+        assert_eq!(back, t);
+        let words = ["Presiden", "Joko", "Widodo", "ke", "Bogor"];
+        assert_eq!(back.tag(&words), t.tag(&words));
+    }
+
+    #[test]
+    fn every_truncation_or_flipped_byte_is_an_error_not_a_panic() {
+        let bytes = tagger().to_bytes().unwrap();
+        for cut in (0..bytes.len()).step_by(97) {
+            assert!(Tagger::from_bytes(&bytes[..cut], Path::new("t.ner")).is_err());
+        }
+        for at in (0..bytes.len()).step_by(89) {
+            let mut b = bytes.clone();
+            b[at] ^= 0x5a;
+            assert!(Tagger::from_bytes(&b, Path::new("t.ner")).is_err(), "flip at {at}");
+        }
+    }
+}
