@@ -4,13 +4,13 @@
 //! affix, neighbour and lowercase-gazetteer features.
 
 use crate::extract::lexicon::Lexicon;
-use crate::text::fasthash::FastMap;
+use crate::text::fasthash::{FastMap, FastSet};
 use crate::text::is_stopword;
 use std::sync::OnceLock;
 
 /// Version of the feature templates below; bump it whenever a feature changes, so an entity
 /// model trained on other features is refused instead of silently mis-tagging.
-pub const FEATURE_SET: u16 = 4;
+pub const FEATURE_SET: u16 = 5;
 
 /// 64-bit FNV-1a over a template id and its parts, mixed so the low bits pick a bucket.
 struct FeatureHash(u64);
@@ -26,6 +26,13 @@ impl FeatureHash {
         }
         // a separator, so ("ab", "c") and ("a", "bc") differ
         self.0 = (self.0 ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+        self
+    }
+
+    /// A number as one part (codes that need no string).
+    fn num(mut self, v: u64) -> Self {
+        self.0 = (self.0 ^ v).wrapping_mul(0x0000_0100_0000_01b3);
+        self.0 = (self.0 ^ 0xfe).wrapping_mul(0x0000_0100_0000_01b3);
         self
     }
 
@@ -78,40 +85,108 @@ fn suffix(s: &str, n: usize) -> &str {
     }
 }
 
-/// The gazetteer's names, lowercased word sequences → kind name, for text of any case.
-fn lower_gazetteer() -> &'static (FastMap<Vec<String>, &'static str>, usize) {
-    static MAP: OnceLock<(FastMap<Vec<String>, &'static str>, usize)> = OnceLock::new();
+/// Word sequences hashed as one: `seq_hash` of tokens i..i+len for len = 1..=max, built
+/// token by token (the hash of a longer sequence extends the shorter one's).
+fn prefix_hashes<S: AsRef<str>>(template: u8, tokens: &[S], max: usize, mut each: impl FnMut(usize, u64)) {
+    let mut h = FeatureHash::new(template);
+    for (len, t) in tokens.iter().take(max).enumerate() {
+        h = h.part(t.as_ref());
+        each(len + 1, h.0);
+    }
+}
+
+/// Longest-first, left-to-right matches of hashed word sequences: per token, the kind of the
+/// match covering it and whether the match begins there.
+fn sequence_marks<'a>(
+    template: u8,
+    lower: &[String],
+    max: usize,
+    lookup: impl Fn(u64) -> Option<&'a str>,
+) -> Vec<Option<(bool, &'a str)>> {
+    let mut marks = vec![None; lower.len()];
+    let mut i = 0;
+    let mut found: Vec<Option<&str>> = Vec::with_capacity(max);
+    while i < lower.len() {
+        found.clear();
+        prefix_hashes(template, &lower[i..], max, |_, h| found.push(lookup(h)));
+        let mut matched = 0;
+        if let Some((at, kind)) = found.iter().enumerate().rev().find_map(|(k, f)| f.map(|f| (k, f))) {
+            let len = at + 1;
+            for (j, m) in marks[i..i + len].iter_mut().enumerate() {
+                *m = Some((j == 0, kind));
+            }
+            matched = len;
+        }
+        i += matched.max(1);
+    }
+    marks
+}
+
+/// Template of the gazetteer's sequence hashes.
+const GAZETTEER_SEQ: u8 = 201;
+/// Template of the person titles' sequence hashes.
+const TITLE_SEQ: u8 = 202;
+
+/// The gazetteer's names, lowercased and hashed as word sequences → kind name, for text of
+/// any case; and the longest name in words.
+fn lower_gazetteer() -> &'static (FastMap<u64, &'static str>, usize) {
+    static MAP: OnceLock<(FastMap<u64, &'static str>, usize)> = OnceLock::new();
     MAP.get_or_init(|| {
         let lex = Lexicon::get();
-        let map: FastMap<Vec<String>, &'static str> = lex
-            .names
-            .iter()
-            .map(|(k, v)| (k.iter().map(|w| w.to_lowercase()).collect(), v.as_str()))
-            .collect();
-        let max = map.keys().map(Vec::len).max().unwrap_or(1);
+        let mut map: FastMap<u64, &'static str> = FastMap::default();
+        let mut max = 1;
+        for (k, v) in &lex.names {
+            let lower: Vec<String> = k.iter().map(|w| w.to_lowercase()).collect();
+            let mut h = FeatureHash::new(GAZETTEER_SEQ);
+            for w in &lower {
+                h = h.part(w);
+            }
+            map.entry(h.0).or_insert(v.as_str());
+            max = max.max(lower.len());
+        }
         (map, max)
+    })
+}
+
+/// Person titles, lowercased and hashed as word sequences.
+fn title_hashes() -> &'static FastSet<u64> {
+    static SET: OnceLock<FastSet<u64>> = OnceLock::new();
+    SET.get_or_init(|| {
+        Lexicon::get()
+            .titles
+            .iter()
+            .map(|t| {
+                let mut h = FeatureHash::new(TITLE_SEQ);
+                for w in t {
+                    h = h.part(w);
+                }
+                h.0
+            })
+            .collect()
     })
 }
 
 /// Per token: the gazetteer kind covering it and whether it begins the name ("B-LOCATION").
 fn gazetteer_marks(lower: &[String]) -> Vec<Option<(bool, &'static str)>> {
     let (map, max) = lower_gazetteer();
-    let mut marks = vec![None; lower.len()];
-    let mut i = 0;
-    while i < lower.len() {
-        let mut matched = 0;
-        for len in (1..=(*max).min(lower.len() - i)).rev() {
-            if let Some(kind) = map.get(&lower[i..i + len]) {
-                for (j, m) in marks[i..i + len].iter_mut().enumerate() {
-                    *m = Some((j == 0, *kind));
+    sequence_marks(GAZETTEER_SEQ, lower, *max, |h| map.get(&h).copied())
+}
+
+/// Per token: does a person title ("presiden", "menteri luar negeri") end just before it?
+fn after_titles(lower: &[String]) -> Vec<bool> {
+    let set = title_hashes();
+    let max = Lexicon::get().max_title_words;
+    let mut after = vec![false; lower.len()];
+    for i in 0..lower.len() {
+        prefix_hashes(TITLE_SEQ, &lower[i..], max, |len, h| {
+            if set.contains(&h) {
+                if let Some(a) = after.get_mut(i + len) {
+                    *a = true;
                 }
-                matched = len;
-                break;
             }
-        }
-        i += matched.max(1);
+        });
     }
-    marks
+    after
 }
 
 /// Lowercased organisation and place head words ("kementerian", "kabupaten").
@@ -267,6 +342,7 @@ impl EntityDict {
     }
 
     /// What training said about a lowercased token: "B-PER/2/pure", or "new" if never seen.
+    #[cfg(test)]
     fn token(&self, lower: &str) -> String {
         match self.token_index.get(&seq_hash(&[lower])) {
             Some(s) => format!(
@@ -289,30 +365,29 @@ impl EntityDict {
 
     /// Per token: the dictionary name covering it, longest match first, left to right.
     fn marks(&self, lower: &[String]) -> Vec<Option<(bool, &str)>> {
-        let mut marks = vec![None; lower.len()];
-        let mut i = 0;
-        while i < lower.len() {
-            let mut matched = 0;
-            for len in (1..=self.max_len.min(lower.len() - i)).rev() {
-                if let Some(&k) = self.index.get(&seq_hash(&lower[i..i + len])) {
-                    let kind = self.kinds.get(k as usize).map_or("?", String::as_str);
-                    for (j, m) in marks[i..i + len].iter_mut().enumerate() {
-                        *m = Some((j == 0, kind));
-                    }
-                    matched = len;
-                    break;
-                }
-            }
-            i += matched.max(1);
+        sequence_marks(200, lower, self.max_len, |h| {
+            self.index
+                .get(&h)
+                .map(|&k| self.kinds.get(k as usize).map_or("?", String::as_str))
+        })
+    }
+
+    /// What training said about a lowercased token, as a code (0: never seen).
+    fn token_code(&self, lower: &str) -> u64 {
+        match self.token_index.get(&seq_hash(&[lower])) {
+            Some(s) => 1 + ((s.tag as u64) << 8 | (s.seen as u64) << 1 | s.pure as u64),
+            None => 0,
         }
-        marks
     }
 }
 
-/// Does a person title ("presiden", "menteri luar negeri") end just before token `i`?
-fn after_title(lower: &[String], i: usize) -> bool {
-    let lex = Lexicon::get();
-    (1..=lex.max_title_words.min(i)).any(|k| lex.titles.contains(&lower[i - k..i]))
+/// A mark as (position, kind): "B" or "I" and the kind, "-" for none.
+fn mark(m: Option<(bool, &str)>) -> (&'static str, &str) {
+    match m {
+        Some((true, k)) => ("B", k),
+        Some((false, k)) => ("I", k),
+        None => ("-", ""),
+    }
 }
 
 /// Hashes the features of every token of a sentence.
@@ -329,72 +404,70 @@ impl Featurizer {
     }
 
     /// Feature buckets of each token, `out[i]` for `tokens[i]`; `dict` adds membership in the
-    /// names seen in training.
+    /// names seen in training and each token's training history.
+    ///
+    /// Everything a token's features read from its neighbours is computed once per sentence
+    /// (lowercase forms, shapes, lexicon and dictionary marks), and codes are hashed as numbers:
+    /// no string is built per feature.
     pub fn sentence(&self, tokens: &[&str], dict: Option<&EntityDict>) -> Vec<Vec<u32>> {
+        const OUT: u64 = u64::MAX; // a neighbour beyond the sentence
+        let n = tokens.len();
         let lower: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
-        let dict_marks = dict.map(|d| d.marks(&lower));
-        let dict_at = |i: isize| -> String {
-            match &dict_marks {
-                None => "_".into(),
-                Some(_) if i < 0 || i as usize >= tokens.len() => "_".into(),
-                Some(m) => match m[i as usize] {
-                    Some((b, k)) => format!("{}{k}", if b { "B-" } else { "I-" }),
-                    None => "-".into(),
-                },
-            }
-        };
         let shapes: Vec<String> = tokens.iter().map(|t| shape(t)).collect();
-        let seen: Vec<String> = match dict {
-            Some(d) => lower.iter().map(|w| d.token(w)).collect(),
-            None => vec!["_".into(); lower.len()],
-        };
-        let seen_at = |i: isize| -> &str {
-            if i < 0 || i as usize >= tokens.len() {
-                "_"
-            } else {
-                &seen[i as usize]
-            }
+        let dict_marks = dict.map(|d| d.marks(&lower));
+        let seen: Vec<u64> = match dict {
+            Some(d) => lower.iter().map(|w| d.token_code(w)).collect(),
+            None => vec![OUT - 1; n],
         };
         let gaz = gazetteer_marks(&lower);
-        let n = tokens.len();
+        let titles = after_titles(&lower);
+        let lex = Lexicon::get();
+        let named: Vec<bool> = lower.iter().map(|w| lex.person_names.contains(w)).collect();
+        let head_of: Vec<&str> = lower.iter().map(|w| heads().0.get(w).copied().unwrap_or("-")).collect();
+        let runs = capital_runs(tokens);
+        // a head word anywhere in the run ("Fakultas Ekonomi Universitas Indonesia"), per run
+        let mut run_heads: FastMap<usize, String> = FastMap::default();
+        for &(a, b) in runs.iter().flatten() {
+            run_heads.entry(a).or_insert_with(|| {
+                let mut kinds: Vec<&str> = (a..b).filter_map(|k| heads().0.get(&lower[k]).copied()).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                kinds.join("+")
+            });
+        }
+        let at = |i: isize| -> Option<usize> { (i >= 0 && (i as usize) < n).then_some(i as usize) };
         let word = |i: isize| -> &str {
-            if i < 0 {
-                "<s>"
-            } else if i as usize >= n {
-                "</s>"
-            } else {
-                &lower[i as usize]
+            match at(i) {
+                Some(i) => &lower[i],
+                None if i < 0 => "<s>",
+                None => "</s>",
             }
         };
-        let shape_at = |i: isize| -> &str {
-            if i < 0 || i as usize >= n {
-                "_"
-            } else {
-                &shapes[i as usize]
+        let shape_at = |i: isize| -> &str { at(i).map_or("_", |i| shapes[i].as_str()) };
+        let dict_at = |i: isize| -> (&str, &str) {
+            match (&dict_marks, at(i)) {
+                (None, _) | (Some(_), None) => ("_", ""),
+                (Some(m), Some(i)) => mark(m[i]),
             }
         };
         let gaz_at = |i: isize| -> &str {
-            if i < 0 || i as usize >= n {
-                return "_";
-            }
-            match gaz[i as usize] {
-                Some((true, k)) => k,
-                Some((false, _)) => "in",
-                None => "-",
+            match at(i).map(|i| gaz[i]) {
+                None => "_",
+                Some(Some((true, k))) => k,
+                Some(Some((false, _))) => "in",
+                Some(None) => "-",
             }
         };
-        let runs = capital_runs(tokens);
-        let head = |i: isize| -> &str {
-            if i < 0 || i as usize >= n {
-                return "_";
-            }
-            heads().0.get(&lower[i as usize]).copied().unwrap_or("-")
-        };
+        let seen_at = |i: isize| -> u64 { at(i).map_or(OUT, |i| seen[i]) };
+        let head = |i: isize| -> &str { at(i).map_or("_", |i| head_of[i]) };
+        let name_at = |i: isize| -> u64 { at(i).map_or(2, |i| named[i] as u64) };
+        let h = FeatureHash::new;
         let m = self.mask;
         let mut out = Vec::with_capacity(n);
         for (i, tok) in tokens.iter().enumerate() {
             let ii = i as isize;
             let lw = lower[i].as_str();
+            let sh = shapes[i].as_str();
             let first = tok.chars().next().unwrap_or(' ');
             let flags = [
                 first.is_uppercase(),
@@ -404,50 +477,14 @@ impl Featurizer {
                 tok.contains('.'),
                 is_stopword(lw),
                 i == 0,
-            ];
-            let flag_str: String = flags.iter().map(|&b| if b { '1' } else { '0' }).collect();
-            let len = tok.chars().count().min(8).to_string();
-            let gaz_here = match gaz[i] {
-                Some((b, k)) => format!("{}{k}", if b { "B-" } else { "I-" }),
-                None => "-".to_string(),
-            };
-            let f = [
-                FeatureHash::new(0).bucket(m),
-                FeatureHash::new(1).part(lw).bucket(m),
-                FeatureHash::new(2).part(tok).bucket(m),
-                FeatureHash::new(3).part(&shapes[i]).bucket(m),
-                FeatureHash::new(4).part(prefix(lw, 2)).bucket(m),
-                FeatureHash::new(5).part(prefix(lw, 3)).bucket(m),
-                FeatureHash::new(6).part(suffix(lw, 2)).bucket(m),
-                FeatureHash::new(7).part(suffix(lw, 3)).bucket(m),
-                FeatureHash::new(8).part(suffix(lw, 4)).bucket(m),
-                FeatureHash::new(9).part(&flag_str).part(&len).bucket(m),
-                FeatureHash::new(10).part(word(ii - 1)).bucket(m),
-                FeatureHash::new(11).part(word(ii + 1)).bucket(m),
-                FeatureHash::new(12).part(word(ii - 2)).bucket(m),
-                FeatureHash::new(13).part(word(ii + 2)).bucket(m),
-                FeatureHash::new(14).part(shape_at(ii - 1)).bucket(m),
-                FeatureHash::new(15).part(shape_at(ii + 1)).bucket(m),
-                FeatureHash::new(16).part(word(ii - 1)).part(lw).bucket(m),
-                FeatureHash::new(17).part(lw).part(word(ii + 1)).bucket(m),
-                FeatureHash::new(18).part(&gaz_here).bucket(m),
-                FeatureHash::new(19).part(gaz_at(ii - 1)).part(gaz_at(ii + 1)).bucket(m),
-                FeatureHash::new(20)
-                    .part(if after_title(&lower, i) { "t" } else { "-" })
-                    .part(&shapes[i])
-                    .bucket(m),
-                FeatureHash::new(21)
-                    .part(shape_at(ii - 1))
-                    .part(&shapes[i])
-                    .part(shape_at(ii + 1))
-                    .bucket(m),
-                FeatureHash::new(22).part(word(ii - 1)).part(&shapes[i]).bucket(m),
-                FeatureHash::new(23).part(suffix(word(ii - 1), 3)).bucket(m),
-                FeatureHash::new(24).part(suffix(word(ii + 1), 3)).bucket(m),
-            ];
-            let mut f = f.to_vec();
-            // where the token sits in its capitalised run, and the run's first and last words
-            let (pos, run_first, run_last, run_len) = match runs[i] {
+            ]
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (k, &b)| acc | (b as u64) << k);
+            let len = tok.chars().count().min(8) as u64;
+            let (gp, gk) = mark(gaz[i]);
+            let (dp, dk) = dict_at(ii);
+            let (pos, run_first, run_last, run_len, run_head) = match runs[i] {
                 Some((a, b)) => (
                     match (i == a, i + 1 == b) {
                         (true, true) => "S",
@@ -457,77 +494,69 @@ impl Featurizer {
                     },
                     lower[a].as_str(),
                     lower[b - 1].as_str(),
-                    (b - a).min(5),
+                    (b - a).min(5) as u64,
+                    run_heads.get(&a).map_or("", String::as_str),
                 ),
-                None => ("-", "", "", 0),
+                None => ("-", "", "", 0, "_"),
             };
-            f.push(FeatureHash::new(25).part(pos).part(run_first).bucket(m));
-            f.push(FeatureHash::new(26).part(pos).part(run_last).bucket(m));
-            f.push(FeatureHash::new(27).part(pos).part(&run_len.to_string()).bucket(m));
-            // a head word anywhere in the run ("Fakultas Ekonomi Universitas Indonesia")
-            let run_heads = match runs[i] {
-                Some((a, b)) => {
-                    let mut kinds: Vec<&str> = (a..b).filter_map(|k| heads().0.get(&lower[k]).copied()).collect();
-                    kinds.sort_unstable();
-                    kinds.dedup();
-                    kinds.join("+")
-                }
-                None => "_".into(),
-            };
-            f.push(FeatureHash::new(38).part(pos).part(&run_heads).bucket(m));
-            f.push(
-                FeatureHash::new(28)
-                    .part(head(ii - 1))
-                    .part(head(ii))
-                    .part(head(ii + 1))
+            let (pd, kd) = dict_at(ii - 1);
+            let (nd, knd) = dict_at(ii + 1);
+            let f = vec![
+                h(0).bucket(m),
+                h(1).part(lw).bucket(m),
+                h(2).part(tok).bucket(m),
+                h(3).part(sh).bucket(m),
+                h(4).part(prefix(lw, 2)).bucket(m),
+                h(5).part(prefix(lw, 3)).bucket(m),
+                h(6).part(suffix(lw, 2)).bucket(m),
+                h(7).part(suffix(lw, 3)).bucket(m),
+                h(8).part(suffix(lw, 4)).bucket(m),
+                h(9).num(flags).num(len).bucket(m),
+                h(10).part(word(ii - 1)).bucket(m),
+                h(11).part(word(ii + 1)).bucket(m),
+                h(12).part(word(ii - 2)).bucket(m),
+                h(13).part(word(ii + 2)).bucket(m),
+                h(14).part(shape_at(ii - 1)).bucket(m),
+                h(15).part(shape_at(ii + 1)).bucket(m),
+                h(16).part(word(ii - 1)).part(lw).bucket(m),
+                h(17).part(lw).part(word(ii + 1)).bucket(m),
+                h(18).part(gp).part(gk).bucket(m),
+                h(19).part(gaz_at(ii - 1)).part(gaz_at(ii + 1)).bucket(m),
+                h(20).num(titles[i] as u64).part(sh).bucket(m),
+                h(21).part(shape_at(ii - 1)).part(sh).part(shape_at(ii + 1)).bucket(m),
+                h(22).part(word(ii - 1)).part(sh).bucket(m),
+                h(23).part(suffix(word(ii - 1), 3)).bucket(m),
+                h(24).part(suffix(word(ii + 1), 3)).bucket(m),
+                // where the token sits in its capitalised run, and the run's first and last words
+                h(25).part(pos).part(run_first).bucket(m),
+                h(26).part(pos).part(run_last).bucket(m),
+                h(27).part(pos).num(run_len).bucket(m),
+                h(38).part(pos).part(run_head).bucket(m),
+                h(28).part(head(ii - 1)).part(head(ii)).part(head(ii + 1)).bucket(m),
+                h(29).part(prefix(lw, 4)).bucket(m),
+                h(30).part(suffix(lw, 5)).bucket(m),
+                h(31).part(word(ii - 2)).part(word(ii - 1)).bucket(m),
+                h(32).part(word(ii + 1)).part(word(ii + 2)).bucket(m),
+                h(33).part(word(ii - 3)).bucket(m),
+                h(34).part(word(ii + 3)).bucket(m),
+                // names seen in training (jackknifed: see `EntityDict`)
+                h(35).part(dp).part(dk).bucket(m),
+                h(36).part(pd).part(kd).part(dp).part(dk).part(nd).part(knd).bucket(m),
+                h(37).part(dp).part(dk).part(sh).bucket(m),
+                // the token's own history in training, alone, with its shape and beside its
+                // neighbours' (jackknifed like the names: "never seen" is learnt from tokens
+                // unseen in the other folds)
+                h(39).num(seen[i]).bucket(m),
+                h(40).num(seen[i]).part(sh).bucket(m),
+                h(41).num(seen_at(ii - 1)).num(seen[i]).num(seen_at(ii + 1)).bucket(m),
+                // a known given or family name here and beside it
+                h(42)
+                    .num(name_at(ii - 1))
+                    .num(name_at(ii))
+                    .num(name_at(ii + 1))
                     .bucket(m),
-            );
-            f.push(FeatureHash::new(29).part(prefix(lw, 4)).bucket(m));
-            f.push(FeatureHash::new(30).part(suffix(lw, 5)).bucket(m));
-            f.push(FeatureHash::new(31).part(word(ii - 2)).part(word(ii - 1)).bucket(m));
-            f.push(FeatureHash::new(32).part(word(ii + 1)).part(word(ii + 2)).bucket(m));
-            f.push(FeatureHash::new(33).part(word(ii - 3)).bucket(m));
-            f.push(FeatureHash::new(34).part(word(ii + 3)).bucket(m));
-            let here = dict_at(ii);
-            f.push(FeatureHash::new(35).part(&here).bucket(m));
-            f.push(
-                FeatureHash::new(36)
-                    .part(&dict_at(ii - 1))
-                    .part(&here)
-                    .part(&dict_at(ii + 1))
-                    .bucket(m),
-            );
-            f.push(FeatureHash::new(37).part(&here).part(&shapes[i]).bucket(m));
-            // the token's own history in training, alone, with its shape and beside its
-            // neighbours' (jackknifed like the names: "new" is learnt from unseen tokens)
-            f.push(FeatureHash::new(39).part(&seen[i]).bucket(m));
-            f.push(FeatureHash::new(40).part(&seen[i]).part(&shapes[i]).bucket(m));
-            f.push(
-                FeatureHash::new(41)
-                    .part(seen_at(ii - 1))
-                    .part(&seen[i])
-                    .part(seen_at(ii + 1))
-                    .bucket(m),
-            );
-            // a known given or family name here and beside it
-            let names = &Lexicon::get().person_names;
-            let name_at = |i: isize| -> &str {
-                if i < 0 || i as usize >= n {
-                    "_"
-                } else if names.contains(&lower[i as usize]) {
-                    "p"
-                } else {
-                    "-"
-                }
-            };
-            f.push(
-                FeatureHash::new(42)
-                    .part(name_at(ii - 1))
-                    .part(name_at(ii))
-                    .part(name_at(ii + 1))
-                    .bucket(m),
-            );
-            f.push(FeatureHash::new(43).part(name_at(ii)).part(&shapes[i]).bucket(m));
+                h(43).num(name_at(ii)).part(sh).bucket(m),
+            ];
             out.push(f);
         }
         out
@@ -587,6 +616,27 @@ mod tests {
         assert_eq!(d.token("tiba"), "O/2/pure");
         assert_eq!(d.token("widodo"), "I-PER/1/pure");
         assert_eq!(d.token("bogor"), "new");
+    }
+
+    #[test]
+    fn lexicon_marks_take_the_longest_name_and_titles_mark_what_follows() {
+        let lower: Vec<String> = [
+            "menteri", "luar", "negeri", "amerika", "serikat", "tiba", "di", "meksiko",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let gaz = gazetteer_marks(&lower);
+        assert!(
+            matches!(gaz[3], Some((true, _))) && matches!(gaz[4], Some((false, _))),
+            "{gaz:?}"
+        );
+        assert_eq!(gaz[5], None);
+        assert!(matches!(gaz[7], Some((true, _))));
+        let after = after_titles(&lower);
+        assert!(after[3], "{after:?}");
+        assert!(!after[5] && !after[0]);
+        assert!(gazetteer_marks(&[]).is_empty() && after_titles(&[]).is_empty());
     }
 
     #[test]
