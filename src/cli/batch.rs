@@ -380,6 +380,16 @@ struct ClassifiedRow<'a> {
     labels: Vec<crate::model::LabelScore>,
 }
 
+thread_local! {
+    /// Per-thread buffers of `warta classify`: label probabilities and their ranking.
+    static RANKED: std::cell::RefCell<(Vec<f64>, Vec<usize>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// One JSON value, written as serde_json writes it inside a row.
+fn json_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| Error::Internal(e.to_string()))
+}
+
 pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
     if let Some(addr) = &args.remote {
         return super::remote::classify(addr, &args);
@@ -390,8 +400,30 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
         }
-        let labels = model.classify_explained(&text, args.top_k, if args.explain { 10 } else { 0 });
-        json_line(out, &ClassifiedRow { id: &row.id, labels })
+        if args.explain {
+            let labels = model.classify_explained(&text, args.top_k, 10);
+            return json_line(out, &ClassifiedRow { id: &row.id, labels });
+        }
+        // the common row, written as serde would write `ClassifiedRow` but from reused
+        // buffers: no label names copied, no vectors allocated per row
+        RANKED.with_borrow_mut(|(p, order)| {
+            model.rank_into(&text, args.top_k, p, order);
+            out.extend_from_slice(b"{\"id\":");
+            json_value(out, row.id.as_ref())?;
+            out.extend_from_slice(b",\"labels\":[");
+            for (i, &c) in order.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"label\":");
+                json_value(out, model.labels()[c].as_str())?;
+                out.extend_from_slice(b",\"score\":");
+                json_value(out, &p[c])?;
+                out.push(b'}');
+            }
+            out.extend_from_slice(b"]}\n");
+            Ok(())
+        })
     };
     each_row(&args.input, "classify", args.strict, &args.batch, |line, out| {
         text_row(line, out, &classify)

@@ -414,27 +414,35 @@ impl TopicModel {
         self.classify_explained(text, top_k, 0)
     }
 
-    /// Like [`Self::classify`], and for each returned label up to `terms` of the article's
-    /// features that raised that label's score most against the others: feature value ×
-    /// (its weight for the label − its mean weight over all labels).
-    pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
-        let p = self.predict_proba(text);
-        // rank label indices first; only the labels returned get their names copied
-        let score = |c: usize| if p[c].is_finite() { p[c] } else { 0.0 };
-        let mut order: Vec<usize> = (0..self.labels.len()).collect();
-        order.sort_by(|&a, &b| {
-            score(b)
-                .total_cmp(&score(a))
-                .then_with(|| self.labels[a].cmp(&self.labels[b]))
-        });
+    /// The labels [`Self::classify`] returns, as indices into [`Self::labels`], best first, into
+    /// `order`; `p[c]` is label c's probability (non-finite made 0). Reuses both buffers: the
+    /// batch commands classify without allocating.
+    pub fn rank_into(&self, text: &str, top_k: usize, p: &mut Vec<f64>, order: &mut Vec<usize>) {
+        let linear = self.classifier.linear();
+        p.clear();
+        p.extend(linear.biases().iter().map(|&b| b as f64));
+        self.vectorizer.linear_scores(text, linear.weights(), p);
+        linear.apply_link(p);
+        p.iter_mut().filter(|v| !v.is_finite()).for_each(|v| *v = 0.0);
+        order.clear();
+        order.extend(0..self.labels.len());
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then_with(|| self.labels[a].cmp(&self.labels[b])));
         if let Some(t) = &self.thresholds {
             // multi-label: every label at its threshold, and never none
             let best = order.first().copied();
-            order.retain(|&c| score(c) >= t.get(c).copied().unwrap_or(0.5) as f64 || Some(c) == best);
+            order.retain(|&c| p[c] >= t.get(c).copied().unwrap_or(0.5) as f64 || Some(c) == best);
         }
         if top_k > 0 {
             order.truncate(top_k);
         }
+    }
+
+    /// Like [`Self::classify`], and for each returned label up to `terms` of the article's
+    /// features that raised that label's score most against the others: feature value ×
+    /// (its weight for the label − its mean weight over all labels).
+    pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
+        let (mut p, mut order) = (Vec::new(), Vec::new());
+        self.rank_into(text, top_k, &mut p, &mut order);
         let mut scored: Vec<(usize, LabelScore)> = order
             .into_iter()
             .map(|c| {
@@ -442,7 +450,7 @@ impl TopicModel {
                     c,
                     LabelScore {
                         label: self.labels[c].clone(),
-                        score: score(c),
+                        score: p[c],
                         terms: Vec::new(),
                     },
                 )
