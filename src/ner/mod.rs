@@ -1,7 +1,9 @@
 //! Named-entity tagging: tokens → hashed features ([`features`]) → an averaged structured
-//! perceptron with BIO-constrained Viterbi ([`perceptron`], a linfa algorithm) → tags.
+//! perceptron with Viterbi constrained to valid BIO/BIOES transitions ([`perceptron`], a linfa
+//! algorithm) → tags.
 //!
-//! Any BIO tag set trains (`warta train-ner`); [`Tagger::entity_spans`] turns tags into
+//! Any BIO or BIOES tag set trains (`warta train-ner`; BIO is learnt as BIOES and answered in
+//! BIO); [`Tagger::entity_spans`] turns tags into
 //! typed spans for Extract, with corpus kinds mapped onto PERSON / LOCATION / ORGANIZATION.
 
 pub mod features;

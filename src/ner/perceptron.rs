@@ -1,6 +1,7 @@
 //! The averaged structured perceptron (Collins 2002) as a linfa algorithm: emissions from
-//! hashed token features, first-order transitions, Viterbi decoding restricted to valid BIO
-//! transitions both while training and when tagging.
+//! hashed token features, first-order transitions, Viterbi decoding restricted to valid BIO or
+//! BIOES transitions and endings both while training and when tagging. Trained dense, the
+//! emissions are kept sparse and quantised for tagging ([`Emissions`]).
 
 use super::NerError;
 use crate::eval::SplitMix;
