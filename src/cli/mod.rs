@@ -138,7 +138,7 @@ pub struct ServeArgs {
     /// Deadline of every call in milliseconds; a client's shorter grpc-timeout wins.
     #[arg(long, env = "WARTA_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
-    /// Require "authorization: Bearer <token>" on ArticleService calls (health and reflection stay
+    /// Require `authorization: Bearer <token>` on ArticleService calls (health and reflection stay
     /// open). Read it from the environment rather than the command line, where `ps` shows it.
     #[arg(long, env = "WARTA_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,

@@ -3,8 +3,8 @@
 //! algorithm) → tags.
 //!
 //! Any BIO or BIOES tag set trains (`warta train-ner`; BIO is learnt as BIOES and answered in
-//! BIO); [`Tagger::entity_spans`] turns tags into
-//! typed spans for Extract, with corpus kinds mapped onto PERSON / LOCATION / ORGANIZATION.
+//! BIO); [`spans`] reads tags as typed spans for Extract, with corpus kinds mapped onto
+//! PERSON / LOCATION / ORGANIZATION ([`canonical_kind`]).
 
 pub mod features;
 pub mod perceptron;
