@@ -267,13 +267,14 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
             }
             // refused before any work: UNAVAILABLE while draining; once the server has sent
             // GOAWAY, a call raced onto the closing connection was never started, which
-            // tonic's client reports as CANCELLED with a transport error, or as INTERNAL
+            // tonic's client reports as CANCELLED with a transport error, as INTERNAL
             // carrying h2's GOAWAY(NO_ERROR) for a stream the server never processed (RFC 9113
-            // §6.8: safe to retry)
+            // §6.8: safe to retry), or as UNKNOWN with a broken pipe once the server has closed
+            // the connection
             Err(s) => {
                 let never_started = (s.code() == Code::Cancelled
                     && std::error::Error::source(s).is_some_and(|e| e.to_string().contains("transport")))
-                    || refused_by_goaway(s);
+                    || turned_away_at_shutdown(s);
                 assert!(s.code() == Code::Unavailable || never_started, "{s:?}");
                 refused += 1;
             }
@@ -286,12 +287,18 @@ async fn sigterm_in_the_middle_of_a_load_loses_nothing() {
     assert!(answered > 0 && exit_took < Duration::from_secs(6));
 }
 
-/// Did the server's graceful GOAWAY (NO_ERROR) turn this call away before processing it?
-fn refused_by_goaway(s: &tonic::Status) -> bool {
+/// Was this call turned away by the server's shutdown before it was processed? Either the
+/// server's graceful GOAWAY (NO_ERROR) excluded its stream, or the server had closed the
+/// connection (after answering every stream it accepted) while the request was being written:
+/// a broken pipe on the write.
+fn turned_away_at_shutdown(s: &tonic::Status) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
     while let Some(e) = cause {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             return h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR) && h2.is_remote();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::BrokenPipe;
         }
         cause = e.source();
     }
