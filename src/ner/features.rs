@@ -122,6 +122,8 @@ fn sequence_marks<'a>(
     marks
 }
 
+/// Template of the entity dictionary's sequence hashes.
+const DICT_SEQ: u8 = 200;
 /// Template of the gazetteer's sequence hashes.
 const GAZETTEER_SEQ: u8 = 201;
 /// Template of the person titles' sequence hashes.
@@ -137,11 +139,7 @@ fn lower_gazetteer() -> &'static (FastMap<u64, &'static str>, usize) {
         let mut max = 1;
         for (k, v) in &lex.names {
             let lower: Vec<String> = k.iter().map(|w| w.to_lowercase()).collect();
-            let mut h = FeatureHash::new(GAZETTEER_SEQ);
-            for w in &lower {
-                h = h.part(w);
-            }
-            map.entry(h.0).or_insert(v.as_str());
+            map.entry(seq_hash(GAZETTEER_SEQ, &lower)).or_insert(v.as_str());
             max = max.max(lower.len());
         }
         (map, max)
@@ -151,19 +149,7 @@ fn lower_gazetteer() -> &'static (FastMap<u64, &'static str>, usize) {
 /// Person titles, lowercased and hashed as word sequences.
 fn title_hashes() -> &'static FastSet<u64> {
     static SET: OnceLock<FastSet<u64>> = OnceLock::new();
-    SET.get_or_init(|| {
-        Lexicon::get()
-            .titles
-            .iter()
-            .map(|t| {
-                let mut h = FeatureHash::new(TITLE_SEQ);
-                for w in t {
-                    h = h.part(w);
-                }
-                h.0
-            })
-            .collect()
-    })
+    SET.get_or_init(|| Lexicon::get().titles.iter().map(|t| seq_hash(TITLE_SEQ, t)).collect())
 }
 
 /// Per token: the gazetteer kind covering it and whether it begins the name ("B-LOCATION").
@@ -256,12 +242,12 @@ struct TokenSeen {
 /// Longest name the dictionary keeps, in tokens.
 const DICT_MAX_TOKENS: usize = 6;
 
-fn seq_hash<S: AsRef<str>>(tokens: &[S]) -> u64 {
-    let mut h = FeatureHash::new(200);
-    for t in tokens {
-        h = h.part(t.as_ref());
-    }
-    h.0
+/// A word sequence hashed as one, under a template (the dictionary's, the gazetteer's, …).
+fn seq_hash<S: AsRef<str>>(template: u8, tokens: &[S]) -> u64 {
+    tokens
+        .iter()
+        .fold(FeatureHash::new(template), |h, t| h.part(t.as_ref()))
+        .0
 }
 
 impl EntityDict {
@@ -272,7 +258,7 @@ impl EntityDict {
         for (tokens, tags) in sentences {
             for (t, tag) in tokens.iter().zip(tags) {
                 *token_counts
-                    .entry(seq_hash(&[t.to_lowercase()]))
+                    .entry(seq_hash(DICT_SEQ, &[t.to_lowercase()]))
                     .or_default()
                     .entry(tag.as_str())
                     .or_insert(0) += 1;
@@ -282,7 +268,11 @@ impl EntityDict {
                     continue;
                 }
                 let lower: Vec<String> = tokens[a..b].iter().map(|t| t.to_lowercase()).collect();
-                *counts.entry(seq_hash(&lower)).or_default().entry(kind).or_insert(0) += 1;
+                *counts
+                    .entry(seq_hash(DICT_SEQ, &lower))
+                    .or_default()
+                    .entry(kind)
+                    .or_insert(0) += 1;
             }
         }
         let mut kinds: Vec<String> = counts.values().flat_map(|m| m.keys().cloned()).collect();
@@ -344,7 +334,7 @@ impl EntityDict {
     /// What training said about a lowercased token: "B-PER/2/pure", or "new" if never seen.
     #[cfg(test)]
     fn token(&self, lower: &str) -> String {
-        match self.token_index.get(&seq_hash(&[lower])) {
+        match self.token_index.get(&seq_hash(DICT_SEQ, &[lower])) {
             Some(s) => format!(
                 "{}/{}/{}",
                 self.token_tags.get(s.tag as usize).map_or("?", String::as_str),
@@ -365,7 +355,7 @@ impl EntityDict {
 
     /// Per token: the dictionary name covering it, longest match first, left to right.
     fn marks(&self, lower: &[String]) -> Vec<Option<(bool, &str)>> {
-        sequence_marks(200, lower, self.max_len, |h| {
+        sequence_marks(DICT_SEQ, lower, self.max_len, |h| {
             self.index
                 .get(&h)
                 .map(|&k| self.kinds.get(k as usize).map_or("?", String::as_str))
@@ -374,7 +364,7 @@ impl EntityDict {
 
     /// What training said about a lowercased token, as a code (0: never seen).
     fn token_code(&self, lower: &str) -> u64 {
-        match self.token_index.get(&seq_hash(&[lower])) {
+        match self.token_index.get(&seq_hash(DICT_SEQ, &[lower])) {
             Some(s) => 1 + ((s.tag as u64) << 8 | (s.seen as u64) << 1 | s.pure as u64),
             None => 0,
         }
