@@ -24,7 +24,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 /// The gRPC service name health reports on besides `""`.
@@ -387,6 +386,10 @@ where
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
+    // The builder's own tcp_nodelay applies only to listeners it binds itself; ours is
+    // bound by the caller, so each accepted socket gets it here. Without it, Nagle's
+    // algorithm holds a response's last segment until the client's delayed ACK (40 ms).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = options.tls.clone() {
         builder = builder
@@ -400,7 +403,6 @@ where
         // often than every 10 s by default, and we never send GOAWAY for pings)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .tcp_nodelay(true)
         // a span per call: method and request id (the caller's x-request-id, or ours)
         .trace_fn(|req| {
             static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -426,7 +428,7 @@ where
         .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(admin)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain);
+        .serve_with_incoming_shutdown(incoming, drain);
     let drain_timeout = options.drain_timeout;
     let bounded = async move {
         if stopped_accepting_rx.await.is_ok() {
