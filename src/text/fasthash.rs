@@ -79,12 +79,10 @@ pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::{BuildHasher, Hash};
+    use std::hash::BuildHasher;
 
     fn hash_of(s: &str) -> u64 {
-        let mut h = BuildHasherDefault::<FxHasher>::default().build_hasher();
-        s.hash(&mut h);
-        h.finish()
+        BuildHasherDefault::<FxHasher>::default().hash_one(s)
     }
 
     #[test]
