@@ -138,17 +138,24 @@ impl FeatureConfig {
 pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str)) {
     let mut buf = String::with_capacity(32);
     for w in words(text) {
-        buf.clear();
-        if w.text.is_ascii() {
+        let term: &str = if w.text.is_ascii() {
             if !w.text.bytes().any(|b| b.is_ascii_alphabetic()) {
                 continue;
             }
-            buf.push_str(w.text);
-            buf.make_ascii_lowercase();
+            if w.text.bytes().any(|b| b.is_ascii_uppercase()) {
+                buf.clear();
+                buf.push_str(w.text);
+                buf.make_ascii_lowercase();
+                &buf
+            } else {
+                // most running words are already lower case: no copy
+                w.text
+            }
         } else {
             if !w.has_letter() {
                 continue;
             }
+            buf.clear();
             for c in w.text.chars() {
                 if c == '’' {
                     buf.push('\'');
@@ -160,11 +167,12 @@ pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str))
                 let nfc: String = buf.nfc().collect();
                 buf = nfc;
             }
-        }
-        if remove_stopwords && is_stopword(&buf) {
+            &buf
+        };
+        if remove_stopwords && is_stopword(term) {
             continue;
         }
-        f(&buf);
+        f(term);
     }
 }
 
