@@ -371,7 +371,13 @@ pub struct Vectorizer {
     term_char_features: Vec<u32>,
     /// 1 + ln(lead_weight): the sublinear weight of a term seen once in the lead.
     lead_tf: f32,
+    /// `1 + ln(n)` for whole counts `n` below [`SMALL_COUNTS`]: repeated words in long articles
+    /// would otherwise call `ln` for every repeated feature.
+    sublinear: [f32; SMALL_COUNTS],
 }
+
+/// Whole term counts whose sublinear weight is tabulated.
+const SMALL_COUNTS: usize = 64;
 
 /// (feature, count) pairs sorted by feature.
 type Counts = Vec<(u32, f32)>;
@@ -494,6 +500,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             }
         }
         let lead_tf = 1.0 + d.config.lead_weight.ln();
+        let sublinear = std::array::from_fn(|n| 1.0 + (n as f32).ln());
         Ok(Vectorizer {
             config: d.config,
             terms: d.terms,
@@ -511,6 +518,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             term_char_offsets,
             term_char_features,
             lead_tf,
+            sublinear,
         })
     }
 }
@@ -1132,7 +1140,11 @@ impl Vectorizer {
         } else if tf == self.config.lead_weight {
             self.lead_tf
         } else {
-            1.0 + tf.ln()
+            let n = tf as usize;
+            match self.sublinear.get(n) {
+                Some(&w) if n as f32 == tf => w,
+                _ => 1.0 + tf.ln(),
+            }
         }
     }
 
