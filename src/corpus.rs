@@ -127,7 +127,7 @@ fn simple_row(line: &str) -> Option<RowRef<'_>> {
             return None;
         }
         let rest = b.get(i + 1..)?;
-        let len = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let len = crate::text::swar::plain_string_len(rest)?;
         if rest[len] != b'"' {
             return None;
         }

@@ -3,6 +3,7 @@
 pub mod fasthash;
 mod stem;
 mod stopwords;
+pub(crate) mod swar;
 mod tokenize;
 
 pub use stem::stem;

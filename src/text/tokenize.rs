@@ -5,6 +5,8 @@
 //! stay inside numbers ("250.000", "1,5"). Offsets are byte offsets into the input; use
 //! [`char_offsets`] to turn them into the character offsets the API reports.
 
+use super::swar::alnum_run;
+
 /// A word of the input: its slice and byte range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Word<'a> {
@@ -62,39 +64,6 @@ fn is_word_char_fast(c: char) -> bool {
     } else {
         is_word_char(c)
     }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `x7` (all high bits clear) that lies in `lo..=hi`.
-#[inline(always)]
-fn bytes_in(x7: u64, lo: u8, hi: u8) -> u64 {
-    // no byte sum can carry into the next: x < 0x80 and the addends are at most 0x80
-    let at_least_lo = x7.wrapping_add(ONES * (0x80 - lo) as u64);
-    let above_hi = x7.wrapping_add(ONES * (0x7f - hi) as u64);
-    at_least_lo & !above_hi & HIGH
-}
-
-/// The end of the run of ASCII letters and digits starting at `j`: eight bytes per step
-/// (a word's bytes were a third of all tokenizing work one at a time).
-#[inline]
-fn alnum_run(bytes: &[u8], mut j: usize) -> usize {
-    while let Some(Ok(chunk)) = bytes.get(j..j + 8).map(<[u8; 8]>::try_from) {
-        let v = u64::from_le_bytes(chunk);
-        let x7 = v & !HIGH;
-        // letters fold to lower case with 0x20; nothing else folds into a..=z
-        let alnum = (bytes_in(x7, b'0', b'9') | bytes_in(x7 | (ONES * 0x20), b'a', b'z')) & !v;
-        let stop = !alnum & HIGH;
-        if stop != 0 {
-            return j + (stop.trailing_zeros() / 8) as usize;
-        }
-        j += 8;
-    }
-    while bytes.get(j).is_some_and(u8::is_ascii_alphanumeric) {
-        j += 1;
-    }
-    j
 }
 
 impl<'a> Iterator for Words<'a> {
@@ -265,18 +234,6 @@ mod tests {
         assert_eq!(map.char_of(ws[0].end), 5);
         assert_eq!(text.chars().skip(1).take(4).collect::<String>(), "Peña");
         assert_eq!(map.len(), text.chars().count());
-    }
-
-    #[test]
-    fn the_eight_byte_scan_agrees_with_the_byte_test_on_every_byte() {
-        for b in 0..=255u8 {
-            for at in 0..8 {
-                let mut bytes = *b"abcdefghij0123456789";
-                bytes[at + 1] = b;
-                let expected = if b.is_ascii_alphanumeric() { bytes.len() } else { at + 1 };
-                assert_eq!(alnum_run(&bytes, 0), expected, "byte {b:#04x} at {at}");
-            }
-        }
     }
 
     #[test]
