@@ -226,6 +226,14 @@ impl CharBuf {
         self.padded.push(b' ');
         &self.padded
     }
+
+    /// [`Self::pad`] followed by 8 zero bytes (not part of the term), so any 8 bytes from a
+    /// position inside it can be read as one word; and the padded length.
+    fn pad_for_words(&mut self, term: &str) -> (&[u8], usize) {
+        let chars = self.pad(term).len();
+        self.padded.extend_from_slice(&[0; 8]);
+        (&self.padded, chars)
+    }
 }
 
 /// Visit the character n-grams of `term` inside its word boundary: the term padded with a
@@ -269,24 +277,26 @@ fn gram_key(g: &[u8]) -> u64 {
 }
 
 /// [`for_each_char_gram`] for a vocabulary: each n-gram's [`gram_key`] and bytes. ASCII
-/// n-grams of up to 7 bytes are packed as they are read, a shift and an or per byte.
+/// n-grams of up to 7 bytes are masked out of one 8-byte read per start position.
 fn for_each_char_key(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
     if !term.is_ascii() || max > 7 {
         return for_each_char_gram(term, min, max, buf, |_, g| f(gram_key(g), g));
     }
-    let padded = buf.pad(term);
-    let chars = padded.len();
+    let (padded, chars) = buf.pad_for_words(term);
     if chars < min {
-        f(gram_key(padded), padded);
+        let whole = &padded[..chars];
+        f(gram_key(whole), whole);
         return;
     }
-    for i in 0..chars {
-        let mut k = 0u64;
-        for (n, &b) in padded[i..chars.min(i + max)].iter().enumerate() {
-            k |= (b as u64) << (8 * n);
-            if n + 1 >= min {
-                f(k | ((n as u64 + 1) << 56), &padded[i..i + n + 1]);
-            }
+    // the 8 bytes from each start, read as one little-endian word: an n-gram's key is its
+    // low n bytes and its length
+    for i in 0..=chars - min {
+        let Some(Ok(eight)) = padded.get(i..i + 8).map(<[u8; 8]>::try_from) else {
+            return;
+        };
+        let word = u64::from_le_bytes(eight);
+        for n in min..=max.min(chars - i) {
+            f((word & ((1u64 << (8 * n)) - 1)) | ((n as u64) << 56), &padded[i..i + n]);
         }
     }
 }
@@ -1598,8 +1608,8 @@ mod tests {
     #[test]
     fn vocabulary_keys_are_the_packed_n_grams() {
         let mut buf = CharBuf::default();
-        for term in ["", "a", "migran", "o'brien", "perbatasan", "négara", "日本語"] {
-            for (min, max) in [(2, 2), (3, 5), (4, 4), (2, 8)] {
+        for term in ["", "a", "abc", "migran", "o'brien", "perbatasan", "perbatasan-selatan", "négara", "日本語"] {
+            for (min, max) in [(2, 2), (3, 5), (4, 4), (2, 7), (5, 7), (7, 7), (2, 8)] {
                 let mut grams = Vec::new();
                 for_each_char_gram(term, min, max, &mut buf, |_, g| grams.push(g.to_vec()));
                 let mut keyed = Vec::new();
