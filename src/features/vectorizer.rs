@@ -332,7 +332,7 @@ fn char_gram_name(bytes: &[u8]) -> String {
 }
 
 /// Serialised form: the index maps are rebuilt (and checked) on load.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct VectorizerData {
     config: FeatureConfig,
     terms: Vec<String>,
@@ -348,8 +348,8 @@ struct VectorizerData {
 ///
 /// Feature ids: the word block first (vocabulary n-grams, or 2^hash_bits buckets), then the
 /// character block.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "VectorizerData", into = "VectorizerData")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "VectorizerData")]
 pub struct Vectorizer {
     config: FeatureConfig,
     /// Term id → term (a stem when stemming). Empty when hashing.
@@ -401,17 +401,31 @@ fn pack(a: u32, b: u32) -> u64 {
     ((a as u64) << 32) | b as u64
 }
 
-impl From<Vectorizer> for VectorizerData {
-    fn from(v: Vectorizer) -> Self {
-        VectorizerData {
-            config: v.config,
-            terms: v.terms,
-            features: v.features,
-            char_grams: v.char_grams,
-            idf: v.idf,
-            documents: v.documents,
-            stopwords: v.stopwords,
+/// [`VectorizerData`] borrowed from a vectorizer, field for field: the same bytes, without
+/// cloning the vectorizer to write it (a model's content hash writes it on every load).
+#[derive(Serialize)]
+struct VectorizerDataRef<'a> {
+    config: &'a FeatureConfig,
+    terms: &'a [String],
+    features: &'a [NgramKey],
+    char_grams: &'a [String],
+    idf: &'a [f32],
+    documents: u64,
+    stopwords: &'a [String],
+}
+
+impl Serialize for Vectorizer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        VectorizerDataRef {
+            config: &self.config,
+            terms: &self.terms,
+            features: &self.features,
+            char_grams: &self.char_grams,
+            idf: &self.idf,
+            documents: self.documents,
+            stopwords: &self.stopwords,
         }
+        .serialize(serializer)
     }
 }
 
