@@ -66,19 +66,28 @@ fn is_word_char_fast(c: char) -> bool {
     }
 }
 
+/// ASCII bytes that separate words on the fast path (not letters, digits or non-ASCII).
+const SEPARATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x80 {
+        t[b] = !(b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
 impl<'a> Iterator for Words<'a> {
     type Item = Word<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Word<'a>> {
         // Fast path for the common case, byte by byte: an ASCII word ended by ASCII that is
         // not a joiner or a number separator. Anything else takes the general path below,
         // from the same place, so both give the same words.
         let bytes = self.text.as_bytes();
         let mut i = self.pos;
-        while let Some(&b) = bytes.get(i) {
-            if b >= 0x80 || b.is_ascii_alphanumeric() {
-                break;
-            }
+        while bytes.get(i).is_some_and(|&b| SEPARATOR[b as usize]) {
             i += 1;
         }
         let start = i;
@@ -110,7 +119,10 @@ impl<'a> Iterator for Words<'a> {
 }
 
 impl<'a> Words<'a> {
-    /// The general word rule, for any Unicode text (see the module docs).
+    /// The general word rule, for any Unicode text (see the module docs). Out of line, so
+    /// the fast path inlines into its callers.
+    #[cold]
+    #[inline(never)]
     fn next_general(&mut self) -> Option<Word<'a>> {
         let text = self.text;
         let mut i = self.pos;
