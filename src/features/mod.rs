@@ -5,6 +5,7 @@
 //! training saw (linfa's TfIdfVectorizer recomputes IDF per batch, which skews serving).
 
 mod sparse;
+mod table;
 mod vectorizer;
 
 pub use sparse::{SparseMatrix, SparseRow, SparseVec};

@@ -2,6 +2,7 @@
 //! vocabulary (named features, explainable) or, for huge vocabularies, hashed buckets.
 
 use super::sparse::SparseVec;
+use super::table::{IdTable, TermTable};
 use crate::text::fasthash::{FastMap, FastSet};
 use crate::text::{is_stopword, stem, stopword_list, words, Language};
 use serde::{Deserialize, Serialize};
@@ -366,15 +367,15 @@ pub struct Vectorizer {
     word_features: usize,
     /// Term → term id; stopwords (when removed) map to `STOP`, so one lookup per word
     /// classifies it.
-    term_index: FastMap<String, u32>,
+    term_index: TermTable,
     /// Term id → its unigram feature (or `NONE`): an array index instead of a hash lookup.
     unigram: Vec<u32>,
     /// Two term ids packed in a u64 → bigram feature.
-    bigram: FastMap<u64, u32>,
+    bigram: IdTable,
     /// Longer n-grams → feature.
     longer: FastMap<NgramKey, u32>,
     /// Hash of a character n-gram → feature.
-    char_index: FastMap<u64, u32>,
+    char_index: IdTable,
     /// Term id → its character n-gram features, `term_char_features[offsets[id]..offsets[id + 1]]`:
     /// a known word costs one lookup instead of one per n-gram. Empty when not applicable.
     term_char_offsets: Vec<u32>,
@@ -391,6 +392,25 @@ const SMALL_COUNTS: usize = 64;
 
 /// (feature, count) pairs sorted by feature.
 type Counts = Vec<(u32, f32)>;
+
+/// An iterator with its length told (a chain of two exact-size iterators is not one).
+struct ExactLen<I>(I, usize);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.0.next()?;
+        self.1 = self.1.saturating_sub(1);
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
 
 /// Marks a stopword in `term_index`.
 const STOP: u32 = u32::MAX - 1;
@@ -474,47 +494,44 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 )));
             }
         }
-        let mut term_index: FastMap<String, u32> =
-            d.terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        if term_index.len() != d.terms.len() {
-            return Err(FeatureError::Corrupt("duplicate terms".into()));
-        }
-        for w in &d.stopwords {
-            if term_index.insert(w.clone(), STOP).is_some() {
-                return Err(FeatureError::Corrupt(format!("stopword {w:?} is also a term")));
-            }
-        }
+        let terms_and_stopwords = d.terms.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32));
+        let terms_and_stopwords = terms_and_stopwords.chain(d.stopwords.iter().map(|w| (w.as_str(), STOP)));
+        let term_index = TermTable::build(ExactLen(terms_and_stopwords, d.terms.len() + d.stopwords.len()))
+            .map_err(|t| FeatureError::Corrupt(format!("{t:?} is listed twice among the terms and stopwords")))?;
         let mut unigram = vec![NONE; d.terms.len()];
-        let mut bigram = FastMap::default();
+        let mut bigram_pairs = Vec::new();
         let mut longer = FastMap::default();
         let mut distinct = 0;
         for (i, key) in d.features.iter().enumerate() {
             let fresh = match key {
                 [a, NONE, NONE] => std::mem::replace(&mut unigram[*a as usize], i as u32) == NONE,
-                [a, b, NONE] => bigram.insert(pack(*a, *b), i as u32).is_none(),
+                [a, b, NONE] => {
+                    bigram_pairs.push((pack(*a, *b), i as u32));
+                    true
+                }
                 _ => longer.insert(*key, i as u32).is_none(),
             };
             distinct += fresh as usize;
         }
-        if distinct != d.features.len() {
+        let bigram = IdTable::build(bigram_pairs.into_iter());
+        if distinct != d.features.len() || bigram.is_err() {
             return Err(FeatureError::Corrupt("duplicate features".into()));
         }
-        let char_index: FastMap<u64, u32> = d
-            .char_grams
-            .iter()
-            .enumerate()
-            .map(|(j, g)| (gram_key(g.as_bytes()), (word_features + j) as u32))
-            .collect();
-        if char_index.len() != d.char_grams.len() {
-            return Err(FeatureError::Corrupt("duplicate character n-grams".into()));
-        }
+        let bigram = bigram.unwrap_or_default();
+        let char_index = IdTable::build(
+            d.char_grams
+                .iter()
+                .enumerate()
+                .map(|(j, g)| (gram_key(g.as_bytes()), (word_features + j) as u32)),
+        )
+        .map_err(|_| FeatureError::Corrupt("duplicate character n-grams".into()))?;
         let (mut term_char_offsets, mut term_char_features) = (Vec::new(), Vec::new());
         if d.config.char_ngrams() && !hashing && !d.config.stem {
             let mut buf = CharBuf::default();
             term_char_offsets.push(0u32);
             for t in &d.terms {
                 for_each_char_key(t, d.config.char_ngram_min, d.config.char_ngram_max, &mut buf, |h, _| {
-                    if let Some(&f) = char_index.get(&h) {
+                    if let Some(f) = char_index.get(h) {
                         term_char_features.push(f);
                     }
                 });
@@ -801,7 +818,7 @@ impl Vectorizer {
 
     /// IDF of a single (already normalised) term, if it is a unigram feature.
     pub fn term_idf(&self, term: &str) -> Option<f32> {
-        let id = *self.term_index.get(term)?;
+        let id = self.term_index.get(term)?;
         let f = *self.unigram.get(id as usize)?;
         self.idf.get(f as usize).copied()
     }
@@ -857,7 +874,7 @@ impl Vectorizer {
         let mut surfaces: Vec<String> = Vec::new();
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
         analyze_each(text, false, |t| {
-            let looked = self.term_index.get(t).copied();
+            let looked = self.term_index.get(t);
             if looked == Some(STOP) {
                 return;
             }
@@ -884,7 +901,7 @@ impl Vectorizer {
                     for_each_char_gram(t, min, max, buf, |h, _| hit(char_base + (h & mask) as u32));
                 } else {
                     for_each_char_key(t, min, max, buf, |k, _| {
-                        if let Some(&f) = self.char_index.get(&k) {
+                        if let Some(f) = self.char_index.get(k) {
                             hit(f);
                         }
                     });
@@ -893,8 +910,8 @@ impl Vectorizer {
             let tok = match (hashing, cfg.stem) {
                 (false, false) => looked.map_or(GAP, u64::from),
                 (false, true) => match self.term_index.get(stem(t).as_ref()) {
-                    Some(&STOP) | None => GAP,
-                    Some(&id) => id as u64,
+                    Some(STOP) | None => GAP,
+                    Some(id) => id as u64,
                 },
                 (true, false) => str_hash(t).min(GAP - 1),
                 (true, true) => str_hash(&stem(t)).min(GAP - 1),
@@ -920,7 +937,7 @@ impl Vectorizer {
                 } else {
                     match *window {
                         [a] => self.unigram[a as usize],
-                        [a, b] => self.bigram.get(&pack(a as u32, b as u32)).copied().unwrap_or(NONE),
+                        [a, b] => self.bigram.get(pack(a as u32, b as u32)).unwrap_or(NONE),
                         [a, b, c] => self
                             .longer
                             .get(&[a as u32, b as u32, c as u32])
@@ -1622,7 +1639,17 @@ mod tests {
     #[test]
     fn vocabulary_keys_are_the_packed_n_grams() {
         let mut buf = CharBuf::default();
-        for term in ["", "a", "abc", "migran", "o'brien", "perbatasan", "perbatasan-selatan", "négara", "日本語"] {
+        for term in [
+            "",
+            "a",
+            "abc",
+            "migran",
+            "o'brien",
+            "perbatasan",
+            "perbatasan-selatan",
+            "négara",
+            "日本語",
+        ] {
             for (min, max) in [(2, 2), (3, 5), (4, 4), (2, 7), (5, 7), (7, 7), (2, 8)] {
                 let mut grams = Vec::new();
                 for_each_char_gram(term, min, max, &mut buf, |_, g| grams.push(g.to_vec()));
