@@ -20,7 +20,7 @@ fn capacity(n: usize) -> (usize, u32) {
     (size, 64 - size.trailing_zeros())
 }
 
-#[inline]
+#[inline(always)]
 fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     h.write(bytes);
@@ -29,7 +29,7 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
 
 /// `a == b` for two byte strings already known to have the same length, from fixed-size
 /// loads: terms are short, and a variable-length compare is a library call.
-#[inline]
+#[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
@@ -117,7 +117,7 @@ impl TermTable {
         self.keys.get(start as usize..start as usize + len as usize)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, key: &str) -> Option<u32> {
         let bytes = key.as_bytes();
         let hash = hash_bytes(bytes);
