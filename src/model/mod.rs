@@ -298,9 +298,14 @@ pub fn checksum(bytes: &[u8]) -> u64 {
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv1a_extend(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a of what came before (its hash `h`) followed by `bytes`.
+fn fnv1a_extend(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 impl TopicModel {
@@ -310,6 +315,38 @@ impl TopicModel {
         vectorizer: Vectorizer,
         classifier: Classifier,
         meta: ModelMeta,
+    ) -> Result<Self, String> {
+        let body = postcard::to_allocvec(&(&labels, &vectorizer, &classifier)).map_err(|e| e.to_string())?;
+        Self::assemble(labels, vectorizer, classifier, meta, fnv1a(&body))
+    }
+
+    /// A model read from a file: `content` is the file's bytes of labels, vectorizer and
+    /// classifier, exactly what [`Self::new`] would serialise to hash them, so the version
+    /// comes from the file without writing the model again.
+    pub(crate) fn from_file_parts(
+        labels: Vec<String>,
+        vectorizer: Vectorizer,
+        classifier: Classifier,
+        meta: ModelMeta,
+        thresholds: Option<Vec<f32>>,
+        content: &[u8],
+    ) -> Result<Self, String> {
+        let hash = fnv1a(content);
+        let mut model = Self::assemble(labels, vectorizer, classifier, meta, hash)?;
+        if let Some(t) = thresholds {
+            model.apply_thresholds(t, hash)?;
+        }
+        Ok(model)
+    }
+
+    /// Check the parts and put them together; `content_hash` is FNV-1a of the serialised
+    /// labels, vectorizer and classifier.
+    fn assemble(
+        labels: Vec<String>,
+        vectorizer: Vectorizer,
+        classifier: Classifier,
+        meta: ModelMeta,
+        content_hash: u64,
     ) -> Result<Self, String> {
         classifier.validate()?;
         if labels.len() < 2 {
@@ -332,8 +369,7 @@ impl TopicModel {
                 vectorizer.len()
             ));
         }
-        let body = postcard::to_allocvec(&(&labels, &vectorizer, &classifier)).map_err(|e| e.to_string())?;
-        let version = format!("{:016x}", fnv1a(&body));
+        let version = format!("{content_hash:016x}");
         Ok(TopicModel {
             labels,
             vectorizer,
@@ -346,6 +382,14 @@ impl TopicModel {
 
     /// Make this a multi-label model with one threshold per label, each in (0, 1).
     pub fn set_thresholds(&mut self, thresholds: Vec<f32>) -> Result<(), String> {
+        let body =
+            postcard::to_allocvec(&(&self.labels, &self.vectorizer, &self.classifier)).map_err(|e| e.to_string())?;
+        self.apply_thresholds(thresholds, fnv1a(&body))
+    }
+
+    /// [`Self::set_thresholds`] given the hash of labels, vectorizer and classifier: the
+    /// version then also covers the thresholds.
+    fn apply_thresholds(&mut self, thresholds: Vec<f32>, content_hash: u64) -> Result<(), String> {
         if thresholds.len() != self.labels.len() || thresholds.iter().any(|t| !(*t > 0.0 && *t < 1.0)) {
             return Err(format!(
                 "{} thresholds in (0, 1) expected for {} labels",
@@ -353,9 +397,8 @@ impl TopicModel {
                 self.labels.len()
             ));
         }
-        let body = postcard::to_allocvec(&(&self.labels, &self.vectorizer, &self.classifier, &thresholds))
-            .map_err(|e| e.to_string())?;
-        self.version = format!("{:016x}", fnv1a(&body));
+        let tail = postcard::to_allocvec(&thresholds).map_err(|e| e.to_string())?;
+        self.version = format!("{:016x}", fnv1a_extend(content_hash, &tail));
         self.thresholds = Some(thresholds);
         Ok(())
     }

@@ -45,10 +45,7 @@ impl TopicModel {
             },
             FrameError::Corrupt => ModelFileError::Corrupt { path: path.clone() },
         })?;
-        postcard::from_bytes(body).map_err(|e| ModelFileError::Decode {
-            path,
-            reason: e.to_string(),
-        })
+        decode_body(body).map_err(|reason| ModelFileError::Decode { path, reason })
     }
 
     /// Write atomically: to a temporary file beside `path`, then rename.
@@ -68,6 +65,22 @@ impl TopicModel {
         })?;
         TopicModel::from_bytes(&bytes, path)
     }
+}
+
+/// The body, field by field as [`TopicModel`]'s serialised form lays them out (postcard
+/// writes a struct as its fields one after the other): the bytes of the labels, vectorizer
+/// and classifier are then the model's content, hashed for its version as they lie.
+fn decode_body(body: &[u8]) -> Result<TopicModel, String> {
+    use super::{Classifier, ModelMeta};
+    use crate::features::Vectorizer;
+    let text = |e: postcard::Error| e.to_string();
+    let (labels, rest): (Vec<String>, _) = postcard::take_from_bytes(body).map_err(text)?;
+    let (vectorizer, rest): (Vectorizer, _) = postcard::take_from_bytes(rest).map_err(text)?;
+    let (classifier, rest): (Classifier, _) = postcard::take_from_bytes(rest).map_err(text)?;
+    let content = &body[..body.len() - rest.len()];
+    let (meta, rest): (ModelMeta, _) = postcard::take_from_bytes(rest).map_err(text)?;
+    let (thresholds, _): (Option<Vec<f32>>, _) = postcard::take_from_bytes(rest).map_err(text)?;
+    TopicModel::from_file_parts(labels, vectorizer, classifier, meta, thresholds, content)
 }
 
 #[cfg(test)]
@@ -91,6 +104,24 @@ mod tests {
         assert_eq!(back.version(), m.version());
         assert_eq!(back.labels(), m.labels());
         assert_eq!(back.classify("kartel kokain", 0), m.classify("kartel kokain", 0));
+    }
+
+    #[test]
+    fn a_loaded_model_has_the_version_it_was_saved_with_single_or_multi_label() {
+        let single = model();
+        let mut multi = model();
+        let k = multi.labels().len();
+        multi.set_thresholds(vec![0.4; k]).unwrap();
+        assert_ne!(multi.version(), single.version());
+        for m in [single, multi] {
+            let bytes = m.to_bytes().unwrap();
+            let back = TopicModel::from_bytes(&bytes, Path::new("m.warta")).unwrap();
+            assert_eq!(back.version(), m.version());
+            assert_eq!(back.thresholds(), m.thresholds());
+            // and the same as decoding it whole and hashing it again
+            let whole: TopicModel = postcard::from_bytes(unframe(MAGIC, FORMAT_VERSION, &bytes).unwrap()).unwrap();
+            assert_eq!(whole.version(), m.version());
+        }
     }
 
     #[test]
