@@ -80,7 +80,7 @@ const SEPARATOR: [bool; 256] = {
 impl<'a> Iterator for Words<'a> {
     type Item = Word<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Word<'a>> {
         // Fast path for the common case, byte by byte: an ASCII word ended by ASCII that is
         // not a joiner or a number separator. Anything else takes the general path below,
