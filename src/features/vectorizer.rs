@@ -922,6 +922,27 @@ impl Vectorizer {
             }
         });
         let (min, max) = (cfg.ngram_min, cfg.ngram_max);
+        if !hashing && names.is_none() && min == 1 && max <= 2 {
+            // the default (unigrams and bigrams of vocabulary terms), without the general
+            // window loop
+            for (i, &a) in toks.iter().enumerate() {
+                if a == GAP {
+                    continue;
+                }
+                let w = if i < cfg.lead_terms { weight } else { 1.0 };
+                if let Some(&f) = self.unigram.get(a as usize).filter(|&&f| f != NONE) {
+                    sink.word(f, w);
+                }
+                if max == 2 {
+                    if let Some(&b) = toks.get(i + 1).filter(|&&b| b != GAP) {
+                        if let Some(f) = self.bigram.get(pack(a as u32, b as u32)) {
+                            sink.word(f, w);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for (i, &a) in toks.iter().enumerate() {
             if a == GAP {
                 continue;
