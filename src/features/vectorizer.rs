@@ -393,25 +393,6 @@ const SMALL_COUNTS: usize = 64;
 /// (feature, count) pairs sorted by feature.
 type Counts = Vec<(u32, f32)>;
 
-/// An iterator with its length told (a chain of two exact-size iterators is not one).
-struct ExactLen<I>(I, usize);
-
-impl<I: Iterator> Iterator for ExactLen<I> {
-    type Item = I::Item;
-
-    fn next(&mut self) -> Option<I::Item> {
-        let item = self.0.next()?;
-        self.1 = self.1.saturating_sub(1);
-        Some(item)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
-
 /// Marks a stopword in `term_index`.
 const STOP: u32 = u32::MAX - 1;
 /// A word position that forms no n-gram: unknown to the vocabulary, or a stopword stem.
@@ -494,9 +475,10 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 )));
             }
         }
-        let terms_and_stopwords = d.terms.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32));
-        let terms_and_stopwords = terms_and_stopwords.chain(d.stopwords.iter().map(|w| (w.as_str(), STOP)));
-        let term_index = TermTable::build(ExactLen(terms_and_stopwords, d.terms.len() + d.stopwords.len()))
+        let terms = d.terms.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32));
+        let terms_and_stopwords: Vec<(&str, u32)> =
+            terms.chain(d.stopwords.iter().map(|w| (w.as_str(), STOP))).collect();
+        let term_index = TermTable::build(terms_and_stopwords.into_iter())
             .map_err(|t| FeatureError::Corrupt(format!("{t:?} is listed twice among the terms and stopwords")))?;
         let mut unigram = vec![NONE; d.terms.len()];
         let mut bigram_pairs = Vec::new();
