@@ -3,6 +3,7 @@
 //! linear probing at load factor ≤ ½, written once when a model loads, read-only after.
 
 use crate::text::fasthash::FxHasher;
+use crate::text::swar::{le4, le8};
 use std::hash::Hasher;
 
 const EMPTY: u32 = u32::MAX;
@@ -35,30 +36,20 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    let word8 = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let word4 = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&s[at..at + 4]);
-        u32::from_le_bytes(w) as u64
-    };
     match n {
         0 => true,
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        4..=8 => le4(a, 0) == le4(b, 0) && le4(a, n - 4) == le4(b, n - 4),
         _ => {
             // whole words, then the last eight bytes (overlapping the last word)
             let mut at = 0;
             while at + 8 <= n {
-                if word8(a, at) != word8(b, at) {
+                if le8(a, at) != le8(b, at) {
                     return false;
                 }
                 at += 8;
             }
-            at == n || word8(a, n - 8) == word8(b, n - 8)
+            at == n || le8(a, n - 8) == le8(b, n - 8)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A fast, non-cryptographic hasher (the Fx hash of rustc) for the hot lookups of terms and
 //! n-grams. Keys come from our own vocabulary, so hash flooding is not a concern here.
 
+use super::swar::{le4, le8};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -23,22 +24,15 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            self.add(u64::from_le_bytes(b));
+            self.add(le8(c, 0));
         }
         // the last 1–7 bytes in one word, from fixed-size loads (a variable-length copy is
         // a memcpy call, and most terms end in such a tail); the length keeps "ab" and
         // "abb" apart
         let rest = chunks.remainder();
         let r = rest.len();
-        let word = |at: usize| -> u64 {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&rest[at..at + 4]);
-            u32::from_le_bytes(b) as u64
-        };
         if r >= 4 {
-            self.add((word(0) | word(r - 4) << 32) ^ ((r as u64) << 61));
+            self.add((le4(rest, 0) | le4(rest, r - 4) << 32) ^ ((r as u64) << 61));
         } else if r > 0 {
             self.add(rest[0] as u64 | (rest[r / 2] as u64) << 8 | (rest[r - 1] as u64) << 16 | (r as u64) << 24);
         }

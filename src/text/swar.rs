@@ -4,6 +4,23 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// The 4 bytes at `bytes[at..at + 4]` as a little-endian word (a fixed-size load; the caller
+/// keeps `at + 4` within `bytes`).
+#[inline(always)]
+pub fn le4(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(w) as u64
+}
+
+/// The 8 bytes at `bytes[at..at + 8]` as a little-endian word (as [`le4`]).
+#[inline(always)]
+pub fn le8(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
 /// The high bit of each byte of `x7` (all high bits clear) that lies in `lo..=hi`.
 #[inline(always)]
 fn bytes_in(x7: u64, lo: u8, hi: u8) -> u64 {
