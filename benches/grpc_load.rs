@@ -2,7 +2,8 @@
 //! client, connections and concurrency. Loopback only, bounded in count.
 //!
 //! Run: `cargo bench --bench grpc_load -- [requests] [concurrency] [connections]`
-//! (defaults 20000, 64, 4). The server is warta's own (`warta::service::run`) with the
+//! (defaults 20000, 64, 4); a trailing `check`, `whole` or `lead` loads that call alone, for
+//! profiling. The server is warta's own (`warta::service::run`) with the
 //! embedded default model, in this process on its own runtime.
 
 use std::time::{Duration, Instant};
@@ -111,6 +112,11 @@ fn main() {
     let requests = args.first().copied().unwrap_or(20_000);
     let concurrency = args.get(1).copied().unwrap_or(64).max(1);
     let connections = args.get(2).copied().unwrap_or(4).max(1);
+    // an optional word picks one call to load (for profiling): check, whole or lead
+    let only = std::env::args()
+        .skip(1)
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     // the server: its own runtime, as in production
     let server_rt = tokio::runtime::Runtime::new().expect("server runtime");
@@ -169,9 +175,21 @@ fn main() {
         };
         let (mut h, mut c, mut l) = (None, None, None);
         for _ in 0..ROUNDS {
-            h = Some(best(h, load(&channels, Call::Health, requests, concurrency).await));
-            c = Some(best(c, load(&channels, Call::Classify(ARTICLE), requests, concurrency).await));
-            l = Some(best(l, load(&channels, Call::Classify(lead()), requests, concurrency).await));
+            if wanted("check") {
+                h = Some(best(h, load(&channels, Call::Health, requests, concurrency).await));
+            }
+            if wanted("whole") {
+                c = Some(best(c, load(&channels, Call::Classify(ARTICLE), requests, concurrency).await));
+            }
+            if wanted("lead") {
+                l = Some(best(l, load(&channels, Call::Classify(lead()), requests, concurrency).await));
+            }
+        }
+        if only.is_some() {
+            for o in [&h, &c, &l].into_iter().flatten() {
+                println!("| {only:?} | {:.0} | {:?} | {:?} | {} |", o.rate, o.p50, o.p99, o.errors);
+            }
+            return;
         }
         let (Some(h), Some(c), Some(l)) = (h, c, l) else {
             return;
