@@ -20,16 +20,17 @@ pub struct Row {
 impl Row {
     /// Title and body as the classifier sees them.
     pub fn full_text(&self) -> String {
-        join_title(&self.title, &self.text)
+        join_title(&self.title, &self.text).into_owned()
     }
 }
 
-/// Headline and body joined the one way training and serving both use.
-pub fn join_title(title: &str, text: &str) -> String {
+/// Headline and body joined the one way training and serving both use (the body itself,
+/// borrowed, when there is no headline).
+pub fn join_title<'a>(title: &str, text: &'a str) -> Cow<'a, str> {
     if title.trim().is_empty() {
-        text.to_string()
+        Cow::Borrowed(text)
     } else {
-        format!("{}\n{}", title.trim(), text)
+        Cow::Owned(format!("{}\n{}", title.trim(), text))
     }
 }
 
@@ -60,11 +61,7 @@ pub struct RowRef<'a> {
 impl<'a> RowRef<'a> {
     /// Title and body as the classifier sees them (borrowed when there is no title).
     pub fn full_text(&self) -> Cow<'_, str> {
-        if self.title.trim().is_empty() {
-            Cow::Borrowed(&self.text)
-        } else {
-            Cow::Owned(join_title(&self.title, &self.text))
-        }
+        join_title(&self.title, &self.text)
     }
 
     pub fn into_owned(self) -> Row {

@@ -407,9 +407,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 None => {
                     let (model, cv) = default_model_deferred_cv()?;
                     Ok(ServedModel {
-                        model,
-                        source: "embedded-default".into(),
                         metrics_job: Some(Box::new(cv)),
+                        ..ServedModel::new(model, "embedded-default")
                     })
                 }
             }

@@ -484,11 +484,29 @@ impl TopicModel {
     /// features that raised that label's score most against the others: feature value ×
     /// (its weight for the label − its mean weight over all labels).
     pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
-        let (mut p, mut order) = (Vec::new(), Vec::new());
-        self.rank_into(text, top_k, &mut p, &mut order);
+        thread_local! {
+            // probabilities and ranking of one call, reused: a served call allocates only its answer
+            static RANK: std::cell::RefCell<(Vec<f64>, Vec<usize>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        RANK.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let (p, order) = &mut *buffers;
+                self.rank_into(text, top_k, p, order);
+                self.explained(text, p, order, terms)
+            }
+            Err(_) => {
+                let (mut p, mut order) = (Vec::new(), Vec::new());
+                self.rank_into(text, top_k, &mut p, &mut order);
+                self.explained(text, &p, &order, terms)
+            }
+        })
+    }
+
+    /// The ranked labels with their probabilities and, when `terms` > 0, their explanations.
+    fn explained(&self, text: &str, p: &[f64], order: &[usize], terms: usize) -> Vec<LabelScore> {
         let mut scored: Vec<(usize, LabelScore)> = order
-            .into_iter()
-            .map(|c| {
+            .iter()
+            .map(|&c| {
                 (
                     c,
                     LabelScore {

@@ -1,11 +1,13 @@
 //! `warta.v1.ArticleService`: Classify, ClassifyBatch, ClassifyStream, Extract, GetModelInfo.
 
-use super::{convert, State};
+use super::metrics::MethodMetrics;
+use super::{convert, ServedModel, State};
 use crate::corpus::join_title;
 use crate::error::Error;
 use crate::proto::v1 as pb;
 use crate::proto::v1::article_service_server::ArticleService;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +16,36 @@ use tonic::{Request, Response, Status, Streaming};
 
 pub struct ArticleApi {
     state: Arc<State>,
+    calls: Calls,
+}
+
+/// Each unary method's metrics.
+struct Calls {
+    classify: MethodMetrics,
+    classify_batch: MethodMetrics,
+    classify_stream: MethodMetrics,
+    extract: MethodMetrics,
+    get_model_info: MethodMetrics,
 }
 
 impl ArticleApi {
     pub fn new(state: Arc<State>) -> Self {
-        ArticleApi { state }
+        ArticleApi {
+            state,
+            calls: Calls {
+                classify: MethodMetrics::new("Classify"),
+                classify_batch: MethodMetrics::new("ClassifyBatch"),
+                classify_stream: MethodMetrics::new("ClassifyStream"),
+                extract: MethodMetrics::new("Extract"),
+                get_model_info: MethodMetrics::new("GetModelInfo"),
+            },
+        }
     }
 }
 
-/// Check an article and return the text to classify (title + body).
-fn article_text(article: Option<&pb::Article>, field: &str, max_bytes: usize) -> Result<String, Error> {
+/// Check an article and return the text to classify (title + body; the body itself when
+/// there is no title).
+fn article_text<'a>(article: Option<&'a pb::Article>, field: &str, max_bytes: usize) -> Result<Cow<'a, str>, Error> {
     let a = article.ok_or_else(|| Error::invalid(field, "is required"))?;
     if a.text.trim().is_empty() {
         return Err(Error::invalid(&format!("{field}.text"), "must not be empty"));
@@ -54,15 +76,12 @@ fn explain_terms(explain: bool) -> usize {
 
 /// Log the outcome of a call inside its request span: client mistakes at debug (they are the
 /// caller's to see), server faults at error.
-fn logged<T>(method: &'static str, started: std::time::Instant, result: Result<T, Status>) -> Result<T, Status> {
+fn logged<T>(calls: &MethodMetrics, started: std::time::Instant, result: Result<T, Status>) -> Result<T, Status> {
+    let method = calls.method();
     let elapsed = started.elapsed();
-    super::metrics::record_call(
-        method,
-        result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok),
-        elapsed,
-    );
-    let micros = elapsed.as_micros() as u64;
     let code = result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+    calls.record(code, elapsed);
+    let micros = elapsed.as_micros() as u64;
     let span = tracing::Span::current();
     span.record("code", super::metrics::code_name(code));
     span.record("latency_us", micros);
@@ -102,9 +121,9 @@ const STREAM_CHUNK: usize = 64;
 const PARALLEL_FROM: usize = 8;
 
 /// Count an answer's top label in the metrics, and pass the labels on.
-fn counted(labels: Vec<pb::LabelScore>) -> Vec<pb::LabelScore> {
+fn counted(served: &ServedModel, labels: Vec<pb::LabelScore>) -> Vec<pb::LabelScore> {
     if let Some(top) = labels.first() {
-        super::metrics::record_label(&top.label);
+        served.label_counts.count(&top.label);
     }
     labels
 }
@@ -116,11 +135,14 @@ fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyRespons
         .and_then(|text| state.model().map(|m| (m, text)));
     match result {
         Ok((served, text)) => pb::ClassifyResponse {
-            labels: counted(convert::labels(served.model.classify_explained(
-                &text,
-                top_k(req.top_k),
-                explain_terms(req.explain),
-            ))),
+            labels: counted(
+                &served,
+                convert::labels(
+                    served
+                        .model
+                        .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain)),
+                ),
+            ),
             model_version: served.model.version().to_string(),
             id,
             error: None,
@@ -164,7 +186,7 @@ impl ArticleApi {
             .model
             .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain));
         Ok(Response::new(pb::ClassifyResponse {
-            labels: counted(convert::labels(labels)),
+            labels: counted(&served, convert::labels(labels)),
             model_version: served.model.version().to_string(),
             id: req.article.map(|a| a.id).unwrap_or_default(),
             error: None,
@@ -195,7 +217,7 @@ impl ArticleApi {
             {
                 Ok(text) => pb::ClassifyResult {
                     id: a.id.clone(),
-                    labels: counted(convert::labels(model.model.classify_explained(&text, k, terms))),
+                    labels: counted(&model, convert::labels(model.model.classify_explained(&text, k, terms))),
                     error: None,
                 },
                 Err(e) => pb::ClassifyResult {
@@ -315,7 +337,7 @@ impl ArticleService for ArticleApi {
             Ok(_slot) => self.classify_inner(request).await,
             Err(e) => Err(e.into()),
         };
-        logged("Classify", started, result)
+        logged(&self.calls.classify, started, result)
     }
 
     async fn classify_batch(
@@ -327,7 +349,7 @@ impl ArticleService for ArticleApi {
             Ok(_slot) => self.classify_batch_inner(request).await,
             Err(e) => Err(e.into()),
         };
-        logged("ClassifyBatch", started, result)
+        logged(&self.calls.classify_batch, started, result)
     }
 
     type ClassifyStreamStream = ClassifyStreamOut;
@@ -344,7 +366,7 @@ impl ArticleService for ArticleApi {
         };
         match result {
             ok @ Ok(_) => ok, // counted when the stream ends (StreamCall)
-            refused => logged("ClassifyStream", started, refused),
+            refused => logged(&self.calls.classify_stream, started, refused),
         }
     }
 
@@ -354,7 +376,7 @@ impl ArticleService for ArticleApi {
             Ok(_slot) => self.extract_inner(request).await,
             Err(e) => Err(e.into()),
         };
-        logged("Extract", started, result)
+        logged(&self.calls.extract, started, result)
     }
 
     async fn get_model_info(
@@ -362,6 +384,10 @@ impl ArticleService for ArticleApi {
         request: Request<pb::GetModelInfoRequest>,
     ) -> Result<Response<pb::ModelInfo>, Status> {
         let started = std::time::Instant::now();
-        logged("GetModelInfo", started, self.get_model_info_inner(request).await)
+        logged(
+            &self.calls.get_model_info,
+            started,
+            self.get_model_info_inner(request).await,
+        )
     }
 }

@@ -46,8 +46,57 @@ pub fn record_batch(method: &'static str, size: usize) {
     metrics::histogram!(BATCH_SIZE, "method" => method).record(size as f64);
 }
 
-pub fn record_label(label: &str) {
-    metrics::counter!(CLASSIFIED, "label" => label.to_string()).increment(1);
+/// One method's calls. The common outcome (OK) and the latency record through handles
+/// registered once per server, without building a key or hashing labels on every call.
+pub struct MethodMetrics {
+    method: &'static str,
+    ok: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl MethodMetrics {
+    pub fn new(method: &'static str) -> Self {
+        MethodMetrics {
+            method,
+            ok: metrics::counter!(REQUESTS, "method" => method, "code" => code_name(tonic::Code::Ok)),
+            latency: metrics::histogram!(LATENCY, "method" => method),
+        }
+    }
+
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// One finished call.
+    pub fn record(&self, code: tonic::Code, elapsed: Duration) {
+        if code == tonic::Code::Ok {
+            self.ok.increment(1);
+        } else {
+            metrics::counter!(REQUESTS, "method" => self.method, "code" => code_name(code)).increment(1);
+        }
+        self.latency.record(elapsed.as_secs_f64());
+    }
+}
+
+/// Articles classified, by top label: one counter per label of a model, registered when the
+/// model is made.
+pub struct LabelCounters(Vec<(String, metrics::Counter)>);
+
+impl LabelCounters {
+    pub fn new(labels: &[String]) -> Self {
+        LabelCounters(
+            labels
+                .iter()
+                .map(|l| (l.clone(), metrics::counter!(CLASSIFIED, "label" => l.clone())))
+                .collect(),
+        )
+    }
+
+    pub fn count(&self, label: &str) {
+        if let Some((_, c)) = self.0.iter().find(|(l, _)| l == label) {
+            c.increment(1);
+        }
+    }
 }
 
 /// The served model, as an info metric: 1 for the current version, 0 for the one it replaced.
@@ -59,19 +108,24 @@ pub fn record_model(version: &str, algorithm: &str, source: &str, previous: Opti
         .set(1.0);
 }
 
+/// The in-flight gauge, registered once per server.
+pub fn in_flight_gauge() -> metrics::Gauge {
+    metrics::gauge!(IN_FLIGHT)
+}
+
 /// Counts a request in flight for as long as it lives.
-pub struct InFlight;
+pub struct InFlight(metrics::Gauge);
 
 impl InFlight {
-    pub fn start() -> Self {
-        metrics::gauge!(IN_FLIGHT).increment(1.0);
-        InFlight
+    pub fn start(gauge: &metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        InFlight(gauge.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(IN_FLIGHT).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 

@@ -87,11 +87,14 @@ pub struct ServedModel {
     /// Cross-validation to run once the model serves (so readiness does not wait for it);
     /// its figures are attached to the model when done.
     pub metrics_job: Option<MetricsJob>,
+    /// Articles answered per top label (handles registered once, when the model is made).
+    pub label_counts: metrics::LabelCounters,
 }
 
 impl ServedModel {
     pub fn new(model: TopicModel, source: impl Into<String>) -> Self {
         ServedModel {
+            label_counts: metrics::LabelCounters::new(model.labels()),
             model,
             source: source.into(),
             metrics_job: None,
@@ -109,6 +112,7 @@ pub struct Slot {
 pub struct State {
     model: RwLock<Option<Arc<ServedModel>>>,
     admission: Arc<tokio::sync::Semaphore>,
+    in_flight: ::metrics::Gauge,
     pub extractor: Extractor,
     pub options: ServerOptions,
     draining: std::sync::atomic::AtomicBool,
@@ -119,6 +123,7 @@ impl State {
         State {
             model: RwLock::new(None),
             admission: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight.max(1))),
+            in_flight: metrics::in_flight_gauge(),
             extractor: match &options.tagger {
                 Some(t) => Extractor::with_tagger(t.clone()),
                 None => Extractor::default(),
@@ -149,7 +154,7 @@ impl State {
             .map_err(|_| Error::Overloaded(self.options.max_in_flight))?;
         Ok(Slot {
             _permit: permit,
-            _in_flight: metrics::InFlight::start(),
+            _in_flight: metrics::InFlight::start(&self.in_flight),
         })
     }
 
