@@ -900,3 +900,58 @@ async fn the_server_deadline_applies_without_a_client_deadline() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// One gRPC request over bare HTTP/2 with `body` as its exact bytes on the wire; the answer's
+/// grpc-status and grpc-message (from the trailers, or the headers of a trailers-only answer).
+async fn raw_grpc(addr: std::net::SocketAddr, path: &str, body: &'static [u8]) -> (i32, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::Builder::new()
+        .handshake::<_, &'static [u8]>(tcp)
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let mut client = client.ready().await.expect("ready");
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+    let (response, mut send) = client.send_request(request, false).expect("send");
+    send.send_data(body, true).expect("data");
+    let (parts, mut body) = response.await.expect("response").into_parts();
+    let status = |h: &http::HeaderMap| {
+        let code = h.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+        let message = h.get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Some((code, message.replace("%20", " ")))
+    };
+    if let Some(answer) = status(&parts.headers) {
+        return answer;
+    }
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("data");
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.expect("trailers").unwrap_or_default();
+    status(&trailers).unwrap_or((-1, String::new()))
+}
+
+#[tokio::test]
+async fn malformed_grpc_frames_are_invalid_argument_not_internal() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut ready = server.ready_client().await;
+    let path = "/warta.v1.ArticleService/Classify";
+    // the frame announces 100 bytes of message and the stream ends after 3
+    let (code, message) = raw_grpc(server.addr, path, b"\x00\x00\x00\x00\x64\x0a\x01\x61").await;
+    assert_eq!(code, Code::InvalidArgument as i32, "truncated: {message}");
+    // a compression flag that is neither 0 nor 1
+    let (code, message) = raw_grpc(server.addr, path, b"\x07\x00\x00\x00\x00").await;
+    assert_eq!(code, Code::InvalidArgument as i32, "bad flag: {message}");
+    // a well-formed empty ClassifyRequest still reaches our validation
+    let (code, message) = raw_grpc(server.addr, path, b"\x00\x00\x00\x00\x00").await;
+    assert_eq!(code, Code::InvalidArgument as i32, "empty: {message}");
+    assert!(message.contains("article"), "{message}");
+    ready
+        .classify(classify_req(article("ok", "migran"), 1))
+        .await
+        .expect("the server is unaffected");
+}

@@ -1,7 +1,11 @@
-//! Two statuses tonic chooses differently from gRPC's conventions and our interface, for
-//! requests that fail before our handlers run: a message over the size limit (tonic:
-//! OUT_OF_RANGE; gRPC: RESOURCE_EXHAUSTED) and a message that does not decode, such as invalid
-//! UTF-8 in a string field (tonic: INTERNAL; it is the client's mistake: INVALID_ARGUMENT).
+//! Statuses tonic chooses differently from gRPC's conventions and our interface, for requests
+//! that fail before our handlers run: a message over the size limit (tonic: OUT_OF_RANGE;
+//! gRPC: RESOURCE_EXHAUSTED), and a request that is malformed on the wire — a message that
+//! does not decode (invalid UTF-8 in a string field, say), a stream that ends inside a
+//! message, a message frame with a compression flag other than 0 or 1. tonic answers those
+//! INTERNAL, which tells an operator the server is at fault; they are the client's mistake:
+//! INVALID_ARGUMENT. (A compressed flag without a grpc-encoding stays INTERNAL, as the gRPC
+//! compression spec requires.)
 //! This layer rewrites them on unary responses; ClassifyStream maps its own with [`fix`].
 
 use std::future::Future;
@@ -14,12 +18,24 @@ use tower::{Layer, Service};
 const TOO_LARGE: &str = "decoded message length too large";
 /// The start of the message tonic puts on a message that does not decode.
 const UNDECODABLE: &str = "failed to decode Protobuf message";
+/// tonic's message for a request stream that ends inside a message.
+const TRUNCATED: &str = "Unexpected EOF decoding stream";
+/// Part of tonic's message for a message frame whose compression flag is not 0 or 1, and how
+/// it ends when the frame came from the client.
+const BAD_FLAG: &str = "invalid compression flag";
+const FROM_CLIENT: &str = "while sending request";
 
 /// The code a status should carry: `code` as tonic chose it, `message` unescaped.
 fn corrected(code: Code, message: &str) -> Code {
     match code {
         Code::OutOfRange if message.contains(TOO_LARGE) => Code::ResourceExhausted,
-        Code::Internal if message.starts_with(UNDECODABLE) => Code::InvalidArgument,
+        Code::Internal
+            if message.starts_with(UNDECODABLE)
+                || message.starts_with(TRUNCATED)
+                || (message.contains(BAD_FLAG) && message.ends_with(FROM_CLIENT)) =>
+        {
+            Code::InvalidArgument
+        }
         other => other,
     }
 }
