@@ -29,6 +29,17 @@ pub(crate) fn frame(magic: &[u8; 8], version: u16, body: &[u8]) -> Vec<u8> {
 
 /// The body of a framed file, checked against `magic`, `version` and the checksum.
 pub(crate) fn unframe<'a>(magic: &[u8; 8], version: u16, bytes: &'a [u8]) -> Result<&'a [u8], FrameError> {
+    let (body, sum) = open(magic, version, bytes)?;
+    if sum != crate::model::checksum(body) {
+        return Err(FrameError::Corrupt);
+    }
+    Ok(body)
+}
+
+/// The body of a framed file checked against `magic` and `version`, and the checksum it
+/// should have, for a reader that hashes the body itself on the way (see
+/// `TopicModel::from_bytes`).
+pub(crate) fn open<'a>(magic: &[u8; 8], version: u16, bytes: &'a [u8]) -> Result<(&'a [u8], u64), FrameError> {
     if bytes.len() < magic.len() || &bytes[..magic.len()] != magic {
         return Err(FrameError::NotThisKind);
     }
@@ -41,11 +52,7 @@ pub(crate) fn unframe<'a>(magic: &[u8; 8], version: u16, bytes: &'a [u8]) -> Res
     }
     let mut sum = [0u8; 8];
     sum.copy_from_slice(&bytes[10..HEADER]);
-    let body = &bytes[HEADER..];
-    if u64::from_le_bytes(sum) != crate::model::checksum(body) {
-        return Err(FrameError::Corrupt);
-    }
-    Ok(body)
+    Ok((&bytes[HEADER..], u64::from_le_bytes(sum)))
 }
 
 /// Write to a temporary file beside `path`, then rename: readers never see half a model.

@@ -302,7 +302,7 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// FNV-1a of what came before (its hash `h`) followed by `bytes`.
-fn fnv1a_extend(h: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a_extend(h: u64, bytes: &[u8]) -> u64 {
     bytes
         .iter()
         .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
@@ -320,18 +320,17 @@ impl TopicModel {
         Self::assemble(labels, vectorizer, classifier, meta, fnv1a(&body))
     }
 
-    /// A model read from a file: `content` is the file's bytes of labels, vectorizer and
-    /// classifier, exactly what [`Self::new`] would serialise to hash them, so the version
-    /// comes from the file without writing the model again.
+    /// A model read from a file: `hash` is FNV-1a of the file's bytes of labels, vectorizer
+    /// and classifier, exactly what [`Self::new`] would serialise to hash them, so the
+    /// version comes from the file without writing the model again.
     pub(crate) fn from_file_parts(
         labels: Vec<String>,
         vectorizer: Vectorizer,
         classifier: Classifier,
         meta: ModelMeta,
         thresholds: Option<Vec<f32>>,
-        content: &[u8],
+        hash: u64,
     ) -> Result<Self, String> {
-        let hash = fnv1a(content);
         let mut model = Self::assemble(labels, vectorizer, classifier, meta, hash)?;
         if let Some(t) = thresholds {
             model.apply_thresholds(t, hash)?;

@@ -3,8 +3,8 @@
 //! Every way a file can be wrong — missing, not a model, from another format version,
 //! truncated, corrupt, inconsistent — is a one-line [`ModelFileError`], never a panic.
 
-use super::TopicModel;
-use crate::framing::{frame, unframe, write_atomically, FrameError};
+use super::{checksum, fnv1a, fnv1a_extend, TopicModel};
+use crate::framing::{frame, open, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00TM";
@@ -35,9 +35,15 @@ impl TopicModel {
     }
 
     /// Parse the file format; `path` only names the source in errors.
+    ///
+    /// The body is hashed once: the model's version is FNV-1a of its first part (labels,
+    /// vectorizer, classifier), and the file's checksum, FNV-1a of the whole body, continues
+    /// that hash over the rest. So the body is decoded before the checksum is compared; a
+    /// body that does not decode or does not make a model is called corrupt when its
+    /// checksum is wrong, and undecodable only when it is right.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TopicModel, ModelFileError> {
         let path = path.to_path_buf();
-        let body = unframe(MAGIC, FORMAT_VERSION, bytes).map_err(|e| match e {
+        let (body, sum) = open(MAGIC, FORMAT_VERSION, bytes).map_err(|e| match e {
             FrameError::NotThisKind => ModelFileError::NotAModel { path: path.clone() },
             FrameError::Version(found) => ModelFileError::Version {
                 path: path.clone(),
@@ -45,7 +51,19 @@ impl TopicModel {
             },
             FrameError::Corrupt => ModelFileError::Corrupt { path: path.clone() },
         })?;
-        decode_body(body).map_err(|reason| ModelFileError::Decode { path, reason })
+        let corrupt = || ModelFileError::Corrupt { path: path.clone() };
+        let parts = match decode_body(body) {
+            Ok(parts) => parts,
+            Err(reason) if checksum(body) == sum => return Err(ModelFileError::Decode { path, reason }),
+            Err(_) => return Err(corrupt()),
+        };
+        let content_hash = fnv1a(&body[..parts.content_len]);
+        if fnv1a_extend(content_hash, &body[parts.content_len..]) != sum {
+            return Err(corrupt());
+        }
+        parts
+            .assemble(content_hash)
+            .map_err(|reason| ModelFileError::Decode { path, reason })
     }
 
     /// Write atomically: to a temporary file beside `path`, then rename.
@@ -67,28 +85,56 @@ impl TopicModel {
     }
 }
 
+/// A model file's body, decoded.
+struct BodyParts {
+    labels: Vec<String>,
+    vectorizer: crate::features::Vectorizer,
+    classifier: super::Classifier,
+    meta: super::ModelMeta,
+    thresholds: Option<Vec<f32>>,
+    /// Bytes of labels, vectorizer and classifier at the start of the body: the model's
+    /// content, hashed for its version as they lie.
+    content_len: usize,
+}
+
+impl BodyParts {
+    fn assemble(self, content_hash: u64) -> Result<TopicModel, String> {
+        TopicModel::from_file_parts(
+            self.labels,
+            self.vectorizer,
+            self.classifier,
+            self.meta,
+            self.thresholds,
+            content_hash,
+        )
+    }
+}
+
 /// The body, field by field as [`TopicModel`]'s serialised form lays them out (postcard
-/// writes a struct as its fields one after the other): the bytes of the labels, vectorizer
-/// and classifier are then the model's content, hashed for its version as they lie.
-fn decode_body(body: &[u8]) -> Result<TopicModel, String> {
-    use super::{Classifier, ModelMeta};
-    use crate::features::Vectorizer;
+/// writes a struct as its fields one after the other).
+fn decode_body(body: &[u8]) -> Result<BodyParts, String> {
     let text = |e: postcard::Error| e.to_string();
-    let (labels, rest): (Vec<String>, _) = postcard::take_from_bytes(body).map_err(text)?;
-    let (vectorizer, rest): (Vectorizer, _) = postcard::take_from_bytes(rest).map_err(text)?;
-    let (classifier, rest): (Classifier, _) = postcard::take_from_bytes(rest).map_err(text)?;
-    let content = &body[..body.len() - rest.len()];
-    let (meta, rest): (ModelMeta, _) = postcard::take_from_bytes(rest).map_err(text)?;
-    let (thresholds, _): (Option<Vec<f32>>, _) = postcard::take_from_bytes(rest).map_err(text)?;
-    TopicModel::from_file_parts(labels, vectorizer, classifier, meta, thresholds, content)
+    let (labels, rest) = postcard::take_from_bytes(body).map_err(text)?;
+    let (vectorizer, rest) = postcard::take_from_bytes(rest).map_err(text)?;
+    let (classifier, rest) = postcard::take_from_bytes(rest).map_err(text)?;
+    let content_len = body.len() - rest.len();
+    let (meta, rest) = postcard::take_from_bytes(rest).map_err(text)?;
+    let (thresholds, _) = postcard::take_from_bytes(rest).map_err(text)?;
+    Ok(BodyParts {
+        labels,
+        vectorizer,
+        classifier,
+        meta,
+        thresholds,
+        content_len,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{tests::toy, train, TrainConfig};
     use super::*;
-    use crate::framing::HEADER;
-    use crate::model::fnv1a;
+    use crate::framing::{unframe, HEADER};
 
     fn model() -> TopicModel {
         train(&toy(), &TrainConfig::default()).unwrap()
