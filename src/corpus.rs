@@ -107,9 +107,11 @@ pub fn parse_row_ref(line: &str) -> Result<RowRef<'_>, String> {
 }
 
 /// The common row, read without a general JSON parser: one flat object whose values are
-/// strings without escapes, with `id`, `title`, `text` and `label` read and other keys
-/// skipped. Anything else (escapes, numbers, arrays, repeated keys, bad JSON) is `None`,
-/// and [`parse_row_ref`] reads it with serde, which then decides; so both agree.
+/// strings, with `id`, `title`, `text` and `label` read and other keys skipped. A value is
+/// borrowed from the line, or decoded when it has escapes (the paragraphs and quotes of
+/// whole articles). Anything else (escaped keys, numbers, arrays, repeated keys, a lone
+/// surrogate, bad JSON) is `None`, and [`parse_row_ref`] reads it with serde, which then
+/// decides; so both agree.
 fn simple_row(line: &str) -> Option<RowRef<'_>> {
     let b = line.as_bytes();
     let ws = |mut i: usize| {
@@ -119,16 +121,17 @@ fn simple_row(line: &str) -> Option<RowRef<'_>> {
         i
     };
     // a string starting at `i` (its opening quote): its contents and the index after it
-    let string = |i: usize| -> Option<(&str, usize)> {
+    let string = |i: usize| -> Option<(Cow<'_, str>, usize)> {
         if b.get(i) != Some(&b'"') {
             return None;
         }
         let rest = b.get(i + 1..)?;
         let len = crate::text::swar::plain_string_len(rest)?;
-        if rest[len] != b'"' {
-            return None;
+        match rest[len] {
+            b'"' => Some((Cow::Borrowed(line.get(i + 1..i + 1 + len)?), i + len + 2)),
+            b'\\' => unescaped(line, i + 1, len).map(|(s, end)| (Cow::Owned(s), end)),
+            _ => None, // a control character: not JSON
         }
-        Some((line.get(i + 1..i + 1 + len)?, i + len + 2))
     };
     let mut i = ws(0);
     if b.get(i) != Some(&b'{') {
@@ -141,6 +144,9 @@ fn simple_row(line: &str) -> Option<RowRef<'_>> {
     }
     loop {
         let (key, after) = string(i)?;
+        let Cow::Borrowed(key) = key else {
+            return None; // an escaped key
+        };
         i = ws(after);
         if b.get(i) != Some(&b':') {
             return None;
@@ -167,16 +173,74 @@ fn simple_row(line: &str) -> Option<RowRef<'_>> {
     if ws(i + 1) != b.len() {
         return None;
     }
-    let label: Option<&str> = label;
-    if label.is_some_and(|l| l.trim().is_empty()) {
+    let label: Option<Cow<'_, str>> = label;
+    if label.as_ref().is_some_and(|l| l.trim().is_empty()) {
         return None;
     }
     Some(RowRef {
-        id: Cow::Borrowed(id.unwrap_or("")),
-        title: Cow::Borrowed(title.unwrap_or("")),
-        text: Cow::Borrowed(text?),
-        labels: label.map(|l| vec![Cow::Borrowed(l)]).unwrap_or_default(),
+        id: id.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        text: text?,
+        labels: label.map(|l| vec![l]).unwrap_or_default(),
     })
+}
+
+/// A JSON string's contents with its escapes decoded, and the index after its closing quote.
+/// The string starts at `start` (after its opening quote) and its first `plain` bytes are
+/// free of quotes, backslashes and control characters. `None` for what serde_json would
+/// refuse — an unknown escape, a lone surrogate, a control character — so serde says why.
+fn unescaped(line: &str, start: usize, plain: usize) -> Option<(String, usize)> {
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(plain + 64);
+    let (mut i, mut run) = (start, plain);
+    loop {
+        out.push_str(line.get(i..i + run)?);
+        i += run;
+        match *b.get(i)? {
+            b'"' => return Some((out, i + 1)),
+            b'\\' => {
+                let (c, len) = match *b.get(i + 1)? {
+                    b'"' => ('"', 2),
+                    b'\\' => ('\\', 2),
+                    b'/' => ('/', 2),
+                    b'b' => ('\u{8}', 2),
+                    b'f' => ('\u{c}', 2),
+                    b'n' => ('\n', 2),
+                    b'r' => ('\r', 2),
+                    b't' => ('\t', 2),
+                    b'u' => {
+                        let unit = hex4(b.get(i + 2..i + 6)?)?;
+                        match unit {
+                            0xD800..=0xDBFF => {
+                                // a high surrogate: only with the low one after it
+                                if b.get(i + 6..i + 8)? != b"\\u" {
+                                    return None;
+                                }
+                                let low = hex4(b.get(i + 8..i + 12)?)?;
+                                if !(0xDC00..=0xDFFF).contains(&low) {
+                                    return None;
+                                }
+                                (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 12)
+                            }
+                            _ => (char::from_u32(unit)?, 6), // a lone low surrogate is not a char
+                        }
+                    }
+                    _ => return None,
+                };
+                out.push(c);
+                i += len;
+            }
+            _ => return None,
+        }
+        run = crate::text::swar::plain_string_len(b.get(i..)?)?;
+    }
+}
+
+/// Four hex digits, either case.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits
+        .iter()
+        .try_fold(0u32, |n, &d| Some(n << 4 | (d as char).to_digit(16)?))
 }
 
 /// Parse one JSONL line into an owned [`Row`].
@@ -436,6 +500,9 @@ mod tests {
             r#"  { "text" : "é ü 中文" , "id":"x" , "other": "skip me", "title": "T" }  "#,
             r#"{"text":"a","extra":"b","extra":"c"}"#,
             r#"{"text":""}"#,
+            r#"{"text":"a \"quoted\"\nparagraph\\ \/ \b\f\r\t","id":"\u00e9\u00C9"}"#,
+            r#"{"text":"\ud83d\ude00 emoji \uD83D\uDE00","title":"\u0000","label":"L\u0131"}"#,
+            r#"{"text":"\\"}"#,
         ];
         for line in lines {
             assert_eq!(simple_row(line), Some(serde_row(line).unwrap()), "{line}");
@@ -443,7 +510,14 @@ mod tests {
         // not simple: serde decides (and may refuse)
         for line in [
             r#"{"id":7,"text":"a"}"#,
-            r#"{"text":"a \"quoted\""}"#,
+            r#"{"te\u0078t":"a"}"#,
+            r#"{"text":"lone \ud83d"}"#,
+            r#"{"text":"lone \ud83d\u0041"}"#,
+            r#"{"text":"lone \ude00"}"#,
+            r#"{"text":"bad \x"}"#,
+            r#"{"text":"short \u12"}"#,
+            r#"{"text":"end \"#,
+            r#"{"text":"a\n	tab"}"#,
             r#"{"text":"a","text":"b"}"#,
             r#"{"text":"a","labels":["x"]}"#,
             r#"{"text":"a","label":" "}"#,
@@ -460,6 +534,25 @@ mod tests {
             assert_eq!(simple_row(line), None, "{line}");
         }
         assert_eq!(parse_row_ref(r#"{"id":7,"text":"a"}"#).unwrap().id, "7");
+        assert!(parse_row_ref(r#"{"text":"lone \ud83d"}"#).is_err());
+    }
+
+    #[test]
+    fn escaped_strings_read_as_serde_reads_them() {
+        // rows as serde_json writes them, from texts full of what JSON must escape
+        let alphabet: Vec<char> = "ab \"\\/\n\r\t\u{1}\u{1f}\u{7f}é中😀\u{2028}".chars().collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut s = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for k in 0..(state % 24) {
+                s.push(alphabet[((state >> (k * 2 % 60)) as usize + k as usize) % alphabet.len()]);
+            }
+            let line = serde_json::json!({"id": s, "text": s, "title": s}).to_string();
+            assert_eq!(simple_row(&line), Some(serde_row(&line).unwrap()), "{line}");
+        }
         assert!(parse_row_ref(r#"{"text":"a","text":"b"}"#).is_err());
     }
     use std::collections::BTreeMap;
