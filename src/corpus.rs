@@ -191,7 +191,8 @@ fn simple_row(line: &str) -> Option<RowRef<'_>> {
 /// refuse — an unknown escape, a lone surrogate, a control character — so serde says why.
 fn unescaped(line: &str, start: usize, plain: usize) -> Option<(String, usize)> {
     let b = line.as_bytes();
-    let mut out = String::with_capacity(plain + 64);
+    // never longer than its escaped form: one allocation, no growing
+    let mut out = String::with_capacity(b.len().saturating_sub(start));
     let (mut i, mut run) = (start, plain);
     loop {
         out.push_str(line.get(i..i + run)?);
