@@ -98,6 +98,7 @@ fn logged<T>(calls: &MethodMetrics, started: std::time::Instant, result: Result<
 /// A ClassifyStream call from its start to its end: recorded in the metrics when dropped, so
 /// its latency is the stream's whole life, not the time to open it.
 struct StreamCall {
+    metrics: MethodMetrics,
     started: std::time::Instant,
     code: tonic::Code,
     /// The call's request span (the stream's task runs outside it).
@@ -107,7 +108,7 @@ struct StreamCall {
 impl Drop for StreamCall {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
-        super::metrics::record_call("ClassifyStream", self.code, elapsed);
+        self.metrics.record(self.code, elapsed);
         self.span.record("code", super::metrics::code_name(self.code));
         self.span.record("latency_us", elapsed.as_micros() as u64);
         let _entered = self.span.enter();
@@ -258,10 +259,12 @@ impl ArticleApi {
         );
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         let span = tracing::Span::current();
+        let metrics = self.calls.classify_stream.clone();
         tokio::spawn(async move {
             let _slot = slot;
             // the call is counted and timed when the stream ends, however it ends
             let mut call = StreamCall {
+                metrics,
                 started,
                 code: tonic::Code::Ok,
                 span,

@@ -36,18 +36,13 @@ pub fn handle() -> Result<PrometheusHandle, String> {
         .clone()
 }
 
-/// One finished call.
-pub fn record_call(method: &'static str, code: tonic::Code, elapsed: Duration) {
-    metrics::counter!(REQUESTS, "method" => method, "code" => code_name(code)).increment(1);
-    metrics::histogram!(LATENCY, "method" => method).record(elapsed.as_secs_f64());
-}
-
 pub fn record_batch(method: &'static str, size: usize) {
     metrics::histogram!(BATCH_SIZE, "method" => method).record(size as f64);
 }
 
 /// One method's calls. The common outcome (OK) and the latency record through handles
 /// registered once per server, without building a key or hashing labels on every call.
+#[derive(Clone)]
 pub struct MethodMetrics {
     method: &'static str,
     ok: metrics::Counter,
