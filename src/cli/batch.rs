@@ -380,11 +380,6 @@ struct ClassifiedRow<'a> {
     labels: Vec<crate::model::LabelScore>,
 }
 
-thread_local! {
-    /// Per-thread buffers of `warta classify`: label probabilities and their ranking.
-    static RANKED: std::cell::RefCell<(Vec<f64>, Vec<usize>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// One JSON value, written as serde_json writes it inside a row.
 fn json_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
     serde_json::to_writer(&mut *out, value).map_err(|e| Error::Internal(e.to_string()))
@@ -408,8 +403,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
         }
         // the common row, written as serde would write `ClassifiedRow` but from reused
         // buffers: no label names copied, no vectors allocated per row
-        RANKED.with_borrow_mut(|(p, order)| {
-            model.rank_into(&text, args.top_k, p, order);
+        model.ranked(&text, args.top_k, |p, order| {
             out.extend_from_slice(b"{\"id\":");
             json_value(out, row.id.as_ref())?;
             out.extend_from_slice(b",\"labels\":[");

@@ -483,20 +483,26 @@ impl TopicModel {
     /// features that raised that label's score most against the others: feature value ×
     /// (its weight for the label − its mean weight over all labels).
     pub fn classify_explained(&self, text: &str, top_k: usize, terms: usize) -> Vec<LabelScore> {
+        self.ranked(text, top_k, |p, order| self.explained(text, p, order, terms))
+    }
+
+    /// [`Self::rank_into`] in this thread's reused buffers, handed to `f`: a served call or a
+    /// CLI row allocates only its answer.
+    pub fn ranked<R>(&self, text: &str, top_k: usize, f: impl FnOnce(&[f64], &[usize]) -> R) -> R {
         thread_local! {
-            // probabilities and ranking of one call, reused: a served call allocates only its answer
             static RANK: std::cell::RefCell<(Vec<f64>, Vec<usize>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
         RANK.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut buffers) => {
                 let (p, order) = &mut *buffers;
                 self.rank_into(text, top_k, p, order);
-                self.explained(text, p, order, terms)
+                f(p, order)
             }
+            // only if `f` ranks again on this thread
             Err(_) => {
                 let (mut p, mut order) = (Vec::new(), Vec::new());
                 self.rank_into(text, top_k, &mut p, &mut order);
-                self.explained(text, &p, &order, terms)
+                f(&p, &order)
             }
         })
     }
