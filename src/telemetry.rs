@@ -15,6 +15,15 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Set once an exporter that reads span fields is installed (see [`spans_exported`]).
+static SPANS_EXPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether spans leave the process (OTLP): then every span field is worth recording, even
+/// when no log line will show it.
+pub fn spans_exported() -> bool {
+    SPANS_EXPORTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// What must outlive the program's work: the span exporter, flushed by [`Telemetry::shutdown`].
@@ -65,6 +74,7 @@ pub fn init(filter: &str, format: LogFormat, otlp_endpoint: Option<&str>) -> Res
             let (exporter, layer) = otlp::start(endpoint)?;
             layers.push(layer);
             telemetry.otlp = Some(exporter);
+            SPANS_EXPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         #[cfg(not(feature = "otlp"))]
         return Err(Error::invalid(
