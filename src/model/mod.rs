@@ -4,7 +4,7 @@
 mod linear;
 mod multilabel;
 mod naive_bayes;
-mod nb_logreg;
+mod nb_weighted;
 mod persist;
 mod softmax;
 mod svm;
@@ -12,7 +12,7 @@ mod svm;
 pub use linear::{LinearModel, Link};
 pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
 pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
-pub use nb_logreg::NbLogRegParams;
+pub use nb_weighted::{NbLogRegParams, NbSvmParams};
 pub use persist::{ModelFileError, FORMAT_VERSION};
 pub use softmax::SoftmaxParams;
 pub use svm::SvmParams;
@@ -53,15 +53,18 @@ pub enum Algorithm {
     NbLogReg,
     /// Linear SVM (squared hinge, one-vs-rest) with temperature-calibrated probabilities.
     LinearSvm,
+    /// NB-SVM: the linear SVM over NB-weighted features, temperature-calibrated.
+    NbSvm,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 5] = [
+    pub const ALL: [Algorithm; 6] = [
         Algorithm::Softmax,
         Algorithm::ComplementNb,
         Algorithm::MultinomialNb,
         Algorithm::NbLogReg,
         Algorithm::LinearSvm,
+        Algorithm::NbSvm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Algorithm {
             Algorithm::MultinomialNb => "multinomial-nb",
             Algorithm::NbLogReg => "nb-logreg",
             Algorithm::LinearSvm => "linear-svm",
+            Algorithm::NbSvm => "nb-svm",
         }
     }
 }
@@ -87,7 +91,7 @@ impl FromStr for Algorithm {
     fn from_str(s: &str) -> Result<Self, String> {
         Algorithm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
             format!(
-                "unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg, linear-svm"
+                "unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg, linear-svm, nb-svm"
             )
         })
     }
@@ -101,6 +105,7 @@ pub enum Classifier {
     MultinomialNb(LinearModel),
     NbLogReg(LinearModel),
     LinearSvm(LinearModel),
+    NbSvm(LinearModel),
 }
 
 impl Classifier {
@@ -111,7 +116,8 @@ impl Classifier {
             | Classifier::ComplementNb(m)
             | Classifier::MultinomialNb(m)
             | Classifier::NbLogReg(m)
-            | Classifier::LinearSvm(m) => m,
+            | Classifier::LinearSvm(m)
+            | Classifier::NbSvm(m) => m,
         }
     }
 
@@ -130,6 +136,7 @@ impl Classifier {
             Classifier::MultinomialNb(_) => Algorithm::MultinomialNb,
             Classifier::NbLogReg(_) => Algorithm::NbLogReg,
             Classifier::LinearSvm(_) => Algorithm::LinearSvm,
+            Classifier::NbSvm(_) => Algorithm::NbSvm,
         }
     }
 
@@ -188,10 +195,11 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// C for this config's algorithm: set, or its default (logreg 10, nb-logreg 20, linear SVM 1).
+    /// C for this config's algorithm: set, or its default (logreg 10, nb-logreg 20, linear SVM
+    /// and NB-SVM 1).
     pub fn c(&self) -> f64 {
         self.c.unwrap_or(match self.algorithm {
-            Algorithm::LinearSvm => 1.0,
+            Algorithm::LinearSvm | Algorithm::NbSvm => 1.0,
             Algorithm::NbLogReg => 20.0,
             _ => 10.0,
         })
@@ -622,6 +630,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         }
         Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c()).fit(&dataset)?),
         Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c()).fit(&dataset)?),
+        Algorithm::NbSvm => Classifier::NbSvm(NbSvmParams::default().c(config.c()).fit(&dataset)?),
     };
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
@@ -709,6 +718,16 @@ mod tests {
         assert!(SoftmaxParams::default().c(-1.0).check().is_err());
         assert!(SoftmaxParams::default().c(f64::NAN).check().is_err());
         assert!(NaiveBayesParams::complement().alpha(0.0).check().is_err());
+        assert!(NbLogRegParams::default().alpha(f64::INFINITY).check().is_err());
+        assert!(NbSvmParams::default().c(0.0).check().is_err());
+        assert!(NbSvmParams::default().alpha(-0.5).check().is_err());
+        assert!(NbSvmParams::default().c(0.5).alpha(0.5).check().is_ok());
+        let cfg = TrainConfig {
+            algorithm: Algorithm::NbSvm,
+            c: Some(f64::NAN),
+            ..TrainConfig::default()
+        };
+        assert!(matches!(train(&toy(), &cfg), Err(ModelError::Params(_))));
         let cfg = TrainConfig {
             algorithm: Algorithm::Softmax,
             c: Some(0.0),

@@ -150,6 +150,18 @@ mod tests {
         assert_eq!(back.version(), m.version());
         assert_eq!(back.labels(), m.labels());
         assert_eq!(back.classify("kartel kokain", 0), m.classify("kartel kokain", 0));
+        // every algorithm's model comes back as it was saved
+        for algorithm in crate::model::Algorithm::ALL {
+            let cfg = TrainConfig {
+                algorithm,
+                ..TrainConfig::default()
+            };
+            let m = train(&toy(), &cfg).unwrap();
+            let back = TopicModel::from_bytes(&m.to_bytes().unwrap(), Path::new("m.warta")).unwrap();
+            assert_eq!(back.algorithm(), algorithm);
+            assert_eq!(back.version(), m.version());
+            assert_eq!(back.classify("kartel kokain", 0), m.classify("kartel kokain", 0));
+        }
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! NB-weighted linear models, one-vs-rest, as linfa algorithms: Wang & Manning's NB-SVM
+//! ("Baselines and Bigrams", 2012) and its logistic form NB-LR. For each label, features are
+//! scaled by their naive Bayes log-count ratio (how much more often they occur with the label
+//! than without), and a binary linear model is fitted on the scaled features: a logistic
+//! regression (NB-LR, probabilities one-vs-rest) or an L2-regularised squared-hinge SVM
+//! (NB-SVM, probabilities from a softmax temperature fitted on out-of-fold scores, as for the
+//! plain linear SVM). Strong on short texts.
+
+use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
+use super::softmax::{fit_binary, MarginLoss};
+use super::ModelError;
+use crate::features::{SparseMatrix, SparseVec};
+use linfa::prelude::*;
+use ndarray::Array1;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbLogRegValidParams {
+    c: f64,
+    alpha: f64,
+}
+
+/// Hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbLogRegParams(NbLogRegValidParams);
+
+impl Default for NbLogRegParams {
+    fn default() -> Self {
+        NbLogRegParams(NbLogRegValidParams { c: 20.0, alpha: 1.0 })
+    }
+}
+
+impl NbLogRegParams {
+    /// Inverse L2 regularisation of each binary regression.
+    pub fn c(mut self, c: f64) -> Self {
+        self.0.c = c;
+        self
+    }
+
+    /// Smoothing of the log-count ratios.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.0.alpha = alpha;
+        self
+    }
+}
+
+impl ParamGuard for NbLogRegParams {
+    type Checked = NbLogRegValidParams;
+    type Error = ModelError;
+
+    fn check_ref(&self) -> Result<&NbLogRegValidParams, ModelError> {
+        let p = &self.0;
+        check_c_alpha(p.c, p.alpha)?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<NbLogRegValidParams, ModelError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
+    type Object = LinearModel;
+
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
+        let k = check_dataset(dataset)?;
+        let x = dataset.records();
+        let targets: Vec<usize> = dataset.targets().iter().copied().collect();
+        let all: Vec<usize> = (0..targets.len()).collect();
+        let (w, b) = fit_nb_weighted(x, &targets, &all, k, self.alpha, self.c, MarginLoss::Logistic, 300);
+        LinearModel::new(k, x.ncols(), w, b, Link::OneVsRest).map_err(ModelError::NotConverged)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbSvmValidParams {
+    c: f64,
+    alpha: f64,
+}
+
+/// Hyperparameters, checked once by linfa's [`ParamGuard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbSvmParams(NbSvmValidParams);
+
+impl Default for NbSvmParams {
+    fn default() -> Self {
+        NbSvmParams(NbSvmValidParams { c: 1.0, alpha: 1.0 })
+    }
+}
+
+impl NbSvmParams {
+    /// Inverse L2 regularisation of each binary SVM.
+    pub fn c(mut self, c: f64) -> Self {
+        self.0.c = c;
+        self
+    }
+
+    /// Smoothing of the log-count ratios.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.0.alpha = alpha;
+        self
+    }
+}
+
+impl ParamGuard for NbSvmParams {
+    type Checked = NbSvmValidParams;
+    type Error = ModelError;
+
+    fn check_ref(&self) -> Result<&NbSvmValidParams, ModelError> {
+        let p = &self.0;
+        check_c_alpha(p.c, p.alpha)?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<NbSvmValidParams, ModelError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbSvmValidParams {
+    type Object = LinearModel;
+
+    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
+        let k = check_dataset(dataset)?;
+        let x = dataset.records();
+        let targets: Vec<usize> = dataset.targets().iter().copied().collect();
+        let d = x.ncols();
+        let fit_rows =
+            |rows: &[usize]| fit_nb_weighted(x, &targets, rows, k, self.alpha, self.c, MarginLoss::SquaredHinge, 200);
+        // out-of-fold scores for the temperature; each fold's ratios come from its own rows
+        let temperature = calibrate_temperature(x, &targets, k, |rows| {
+            let (w, b) = fit_rows(rows);
+            LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
+        })?;
+        let all: Vec<usize> = (0..targets.len()).collect();
+        let (w, b) = fit_rows(&all);
+        tracing::debug!(temperature, "NB-SVM calibrated");
+        Ok(LinearModel::new(k, d, w, b, Link::Softmax)
+            .map_err(ModelError::NotConverged)?
+            .with_temperature(temperature))
+    }
+}
+
+fn check_c_alpha(c: f64, alpha: f64) -> Result<(), ModelError> {
+    if !(c.is_finite() && c > 0.0) {
+        return Err(ModelError::Params(format!("C must be a positive number, got {c}")));
+    }
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return Err(ModelError::Params(format!(
+            "alpha must be a positive number, got {alpha}"
+        )));
+    }
+    Ok(())
+}
+
+/// One-vs-rest NB-weighted weights fitted on `rows` (ratios counted on those rows alone):
+/// (feature-major weights, biases). Each label's weight is ratio × the binary model's weight,
+/// so prediction stays one sparse dot product.
+#[allow(clippy::too_many_arguments)]
+fn fit_nb_weighted(
+    x: &SparseMatrix,
+    targets: &[usize],
+    rows: &[usize],
+    k: usize,
+    alpha: f64,
+    c: f64,
+    loss: MarginLoss,
+    max_iter: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let d = x.ncols();
+    // documents containing each feature, per label
+    let mut present = vec![0.0f64; d * k];
+    for &i in rows {
+        let label = targets[i];
+        for (j, v) in x.row(i).iter() {
+            if v > 0.0 {
+                present[j * k + label] += 1.0;
+            }
+        }
+    }
+    let total: Vec<f64> = (0..d).map(|j| present[j * k..(j + 1) * k].iter().sum()).collect();
+    let mut weights = vec![0.0f32; d * k];
+    let mut bias = vec![0.0f32; k];
+    for label in 0..k {
+        let p: Vec<f64> = (0..d).map(|j| present[j * k + label] + alpha).collect();
+        let q: Vec<f64> = (0..d).map(|j| total[j] - present[j * k + label] + alpha).collect();
+        // normalise over the features training saw: empty hash buckets must not dilute
+        let seen = |v: &[f64]| (0..d).filter(|&j| total[j] > 0.0).map(|j| v[j]).sum::<f64>();
+        let (ps, qs) = (seen(&p), seen(&q));
+        let r: Vec<f32> = p
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| ((a / ps) / (b / qs)).ln() as f32)
+            .collect();
+        let mut scaled = SparseMatrix::new(d);
+        for row in x.rows() {
+            scaled.push(&SparseVec {
+                indices: row.indices.to_vec(),
+                values: row.iter().map(|(j, v)| v * r[j]).collect(),
+            });
+        }
+        let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
+        let (w, b) = fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5);
+        for j in 0..d {
+            weights[j * k + label] = r[j] * w[j] as f32;
+        }
+        bias[label] = b as f32;
+    }
+    (weights, bias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(rows: &[&[(u32, f32)]], d: usize) -> SparseMatrix {
+        let mut x = SparseMatrix::new(d);
+        for r in rows {
+            x.push(&SparseVec {
+                indices: r.iter().map(|&(j, _)| j).collect(),
+                values: r.iter().map(|&(_, v)| v).collect(),
+            });
+        }
+        x
+    }
+
+    /// Calibration fits on a subset of rows: the NB ratios must come from those rows alone,
+    /// or the out-of-fold scores would have seen their own labels.
+    #[test]
+    fn a_fit_on_some_rows_is_the_fit_on_those_rows_alone() {
+        let rows: [&[(u32, f32)]; 6] = [
+            &[(0, 1.0), (1, 0.5)],
+            &[(0, 0.8), (2, 0.3)],
+            &[(1, 0.2), (3, 1.0)],
+            &[(3, 0.7), (4, 0.9)],
+            &[(0, 0.4), (4, 1.0)],
+            &[(2, 1.0), (3, 0.3)],
+        ];
+        let targets = [0, 0, 1, 1, 0, 1];
+        let x = matrix(&rows, 5);
+        let some = [0, 2, 3, 5];
+        let sub = matrix(&some.map(|i| rows[i]), 5);
+        let sub_targets: Vec<usize> = some.iter().map(|&i| targets[i]).collect();
+        for loss in [MarginLoss::Logistic, MarginLoss::SquaredHinge] {
+            let (w, b) = fit_nb_weighted(&x, &targets, &some, 2, 1.0, 1.0, loss, 200);
+            let (w2, b2) = fit_nb_weighted(&sub, &sub_targets, &[0, 1, 2, 3], 2, 1.0, 1.0, loss, 200);
+            assert!(w.iter().zip(&w2).all(|(a, b)| (a - b).abs() < 1e-5), "{w:?} vs {w2:?}");
+            assert!(b.iter().zip(&b2).all(|(a, b)| (a - b).abs() < 1e-5), "{b:?} vs {b2:?}");
+        }
+    }
+}
