@@ -38,7 +38,7 @@ pub fn default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
 /// logistic regression beats complement naive Bayes by cross-validation (5-fold accuracy 0.970
 /// against 0.962; 3-fold 0.975 against 0.924), so it uses that; `warta train` keeps complement
 /// naive Bayes, the best on the public corpora. NB-SVM ties it 3-fold and leads 5-fold (0.980)
-/// but fits six times slower, and this model trains at start-up (README, "Why complement naive
+/// but fits five times slower, and this model trains at start-up (README, "Why complement naive
 /// Bayes is the default").
 pub fn default_model_config() -> TrainConfig {
     TrainConfig {

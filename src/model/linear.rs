@@ -139,6 +139,19 @@ impl LinearModel {
     }
 }
 
+/// One-vs-rest fits (a weight vector over `d` features and a bias per label, in label order)
+/// as the feature-major weights and the biases [`LinearModel::new`] takes.
+pub(crate) fn interleave(d: usize, per_label: &[(Vec<f64>, f64)]) -> (Vec<f32>, Vec<f32>) {
+    let k = per_label.len();
+    let mut weights = vec![0.0f32; d * k];
+    for (c, (w, _)) in per_label.iter().enumerate() {
+        for (j, &v) in w.iter().enumerate().take(d) {
+            weights[j * k + c] = v as f32;
+        }
+    }
+    (weights, per_label.iter().map(|&(_, b)| b as f32).collect())
+}
+
 /// Probabilities that mean what they say: refit `fit` on 3 folds of the training rows, and
 /// choose the softmax temperature (0.001 … 100) that minimises the log-loss of the
 /// out-of-fold scores ([`fit_temperature`]). Fewer than 6 rows: temperature 1.

@@ -3,11 +3,12 @@
 //! A multi-label model returns every label whose probability reaches its threshold (at least
 //! the single most probable one), best first.
 
-use super::linear::{LinearModel, Link};
+use super::linear::{interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::{label_set, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
 use crate::features::{SparseMatrix, Vectorizer};
+use rayon::prelude::*;
 
 /// A text with any number of labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,25 +25,23 @@ const THRESHOLDS: [f32; 17] = [
 /// One binary logistic regression per label on the rows `rows` of `x`.
 fn fit_ovr(x: &SparseMatrix, sets: &[Vec<usize>], rows: &[usize], k: usize, c: f64) -> Result<LinearModel, ModelError> {
     let d = x.ncols();
-    let mut weights = vec![0.0f32; d * k];
-    let mut bias = vec![0.0f32; k];
-    for label in 0..k {
-        let signs: Vec<f64> = sets
-            .iter()
-            .map(|s| if s.contains(&label) { 1.0 } else { -1.0 })
-            .collect();
-        let positives = rows.iter().filter(|&&i| signs[i] > 0.0).count();
-        if positives == 0 || positives == rows.len() {
-            // nothing to separate in this training part: a constant, very sure answer
-            bias[label] = if positives == 0 { -10.0 } else { 10.0 };
-            continue;
-        }
-        let (w, b) = fit_binary(x, &signs, rows, c, MarginLoss::Logistic, 300, 1e-5);
-        for j in 0..d {
-            weights[j * k + label] = w[j] as f32;
-        }
-        bias[label] = b as f32;
-    }
+    // one binary regression per label, independent: fitted in parallel
+    let per_label: Vec<(Vec<f64>, f64)> = (0..k)
+        .into_par_iter()
+        .map(|label| {
+            let signs: Vec<f64> = sets
+                .iter()
+                .map(|s| if s.contains(&label) { 1.0 } else { -1.0 })
+                .collect();
+            let positives = rows.iter().filter(|&&i| signs[i] > 0.0).count();
+            if positives == 0 || positives == rows.len() {
+                // nothing to separate in this training part: a constant, very sure answer
+                return (vec![0.0; d], if positives == 0 { -10.0 } else { 10.0 });
+            }
+            fit_binary(x, &signs, rows, c, MarginLoss::Logistic, 300, 1e-5)
+        })
+        .collect();
+    let (weights, bias) = interleave(d, &per_label);
     LinearModel::new(k, d, weights, bias, Link::Independent).map_err(ModelError::NotConverged)
 }
 

@@ -6,12 +6,13 @@
 //! (NB-SVM, probabilities from a softmax temperature fitted on out-of-fold scores, as for the
 //! plain linear SVM). Strong on short texts.
 
-use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
+use super::linear::{calibrate_temperature, check_dataset, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
 use ndarray::Array1;
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NbLogRegValidParams {
@@ -180,34 +181,35 @@ fn fit_nb_weighted(
         }
     }
     let total: Vec<f64> = (0..d).map(|j| present[j * k..(j + 1) * k].iter().sum()).collect();
-    let mut weights = vec![0.0f32; d * k];
-    let mut bias = vec![0.0f32; k];
-    for label in 0..k {
-        let p: Vec<f64> = (0..d).map(|j| present[j * k + label] + alpha).collect();
-        let q: Vec<f64> = (0..d).map(|j| total[j] - present[j * k + label] + alpha).collect();
-        // normalise over the features training saw: empty hash buckets must not dilute
-        let seen = |v: &[f64]| (0..d).filter(|&j| total[j] > 0.0).map(|j| v[j]).sum::<f64>();
-        let (ps, qs) = (seen(&p), seen(&q));
-        let r: Vec<f32> = p
-            .iter()
-            .zip(&q)
-            .map(|(a, b)| ((a / ps) / (b / qs)).ln() as f32)
-            .collect();
-        let mut scaled = SparseMatrix::new(d);
-        for row in x.rows() {
-            scaled.push(&SparseVec {
-                indices: row.indices.to_vec(),
-                values: row.iter().map(|(j, v)| v * r[j]).collect(),
-            });
-        }
-        let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
-        let (w, b) = fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5);
-        for j in 0..d {
-            weights[j * k + label] = r[j] * w[j] as f32;
-        }
-        bias[label] = b as f32;
-    }
-    (weights, bias)
+    // one binary model per label, independent: fitted in parallel
+    let per_label: Vec<(Vec<f64>, f64)> = (0..k)
+        .into_par_iter()
+        .map(|label| {
+            let p: Vec<f64> = (0..d).map(|j| present[j * k + label] + alpha).collect();
+            let q: Vec<f64> = (0..d).map(|j| total[j] - present[j * k + label] + alpha).collect();
+            // normalise over the features training saw: empty hash buckets must not dilute
+            let seen = |v: &[f64]| (0..d).filter(|&j| total[j] > 0.0).map(|j| v[j]).sum::<f64>();
+            let (ps, qs) = (seen(&p), seen(&q));
+            let r: Vec<f32> = p
+                .iter()
+                .zip(&q)
+                .map(|(a, b)| ((a / ps) / (b / qs)).ln() as f32)
+                .collect();
+            let mut scaled = SparseMatrix::new(d);
+            for row in x.rows() {
+                scaled.push(&SparseVec {
+                    indices: row.indices.to_vec(),
+                    values: row.iter().map(|(j, v)| v * r[j]).collect(),
+                });
+            }
+            let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
+            let (w, b) = fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5);
+            // the ratio folded into the weight: one sparse dot product at prediction
+            let w: Vec<f64> = w.iter().zip(&r).map(|(&w, &r)| (r * w as f32) as f64).collect();
+            (w, b)
+        })
+        .collect();
+    interleave(d, &per_label)
 }
 
 #[cfg(test)]

@@ -3,12 +3,13 @@
 //! logistic regression fits it. Probabilities: a softmax over the SVM scores with one
 //! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
 
-use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
+use super::linear::{calibrate_temperature, check_dataset, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
 use ndarray::Array1;
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SvmValidParams {
@@ -62,26 +63,23 @@ impl ParamGuard for SvmParams {
 impl SvmValidParams {
     /// One-vs-rest weights fitted on `rows`: (feature-major weights, biases).
     fn fit_rows(&self, x: &SparseMatrix, targets: &[usize], rows: &[usize], k: usize) -> (Vec<f32>, Vec<f32>) {
-        let d = x.ncols();
-        let mut weights = vec![0.0f32; d * k];
-        let mut bias = vec![0.0f32; k];
-        for c in 0..k {
-            let y: Vec<f64> = targets.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
-            let (w, b) = fit_binary(
-                x,
-                &y,
-                rows,
-                self.c,
-                MarginLoss::SquaredHinge,
-                self.max_iter,
-                self.tolerance,
-            );
-            for j in 0..d {
-                weights[j * k + c] = w[j] as f32;
-            }
-            bias[c] = b as f32;
-        }
-        (weights, bias)
+        // one binary SVM per label, independent: fitted in parallel
+        let per_label: Vec<(Vec<f64>, f64)> = (0..k)
+            .into_par_iter()
+            .map(|c| {
+                let y: Vec<f64> = targets.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
+                fit_binary(
+                    x,
+                    &y,
+                    rows,
+                    self.c,
+                    MarginLoss::SquaredHinge,
+                    self.max_iter,
+                    self.tolerance,
+                )
+            })
+            .collect();
+        interleave(x.ncols(), &per_label)
     }
 }
 
