@@ -574,3 +574,44 @@ fn otlp_export_without_the_feature_is_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--features otlp"), "{err}");
 }
+
+/// Rows with several labels train one-vs-rest logistic regression whatever `--algorithm`
+/// says; a named algorithm that does not apply is said to, not silently dropped.
+#[test]
+fn multi_label_training_says_when_the_named_algorithm_does_not_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("multi.jsonl");
+    let mut rows = String::new();
+    for (labels, text) in [
+        (vec!["drugs"], "narkoba kokain kartel sabu"),
+        (vec!["migration"], "migran perbatasan suaka pengungsi"),
+        (vec!["drugs", "migration"], "kartel menyelundupkan migran di perbatasan"),
+    ] {
+        for i in 0..6 {
+            rows.push_str(
+                &serde_json::json!({"id": format!("r{}{i}", rows.len()), "text": text, "labels": labels}).to_string(),
+            );
+            rows.push('\n');
+        }
+    }
+    std::fs::write(&data, rows).expect("write data");
+    let out = dir.path().join("m.warta");
+    let train = |algorithm: Option<&str>| {
+        let mut args = vec!["--log", "warn", "train", "--data", data.to_str().expect("path")];
+        args.extend(["--out", out.to_str().expect("path"), "--folds", "0"]);
+        if let Some(a) = algorithm {
+            args.extend(["--algorithm", a]);
+        }
+        let o = warta(&args, "");
+        assert!(o.status.success(), "train: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("multi-label (one-vs-rest logistic regression)"));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let named = train(Some("nb-svm"));
+    assert!(
+        named.contains("multi-label model") && named.contains("nb-svm"),
+        "{named}"
+    );
+    let default = train(None);
+    assert!(!default.contains("multi-label model"), "{default}");
+}

@@ -599,6 +599,13 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
     };
     let multi_label = rows.iter().any(|r| r.labels.len() > 1);
     let model = if multi_label {
+        if ![Algorithm::Softmax, TrainConfig::default().algorithm].contains(&config.algorithm) {
+            // an algorithm was named that multi-label training does not use: say so
+            tracing::warn!(
+                algorithm = %config.algorithm,
+                "rows with several labels train a multi-label model: one-vs-rest logistic regression with per-label thresholds; the algorithm applies to single-label data"
+            );
+        }
         let examples: Vec<MultiLabelExample> = rows
             .iter()
             .map(|r| MultiLabelExample {
