@@ -12,7 +12,7 @@ mod svm;
 pub use linear::{LinearModel, Link};
 pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
 pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
-pub use nb_weighted::{NbLogRegParams, NbSvmParams};
+pub use nb_weighted::NbWeightedParams;
 pub use persist::{ModelFileError, FORMAT_VERSION};
 pub use softmax::SoftmaxParams;
 pub use svm::SvmParams;
@@ -628,9 +628,9 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         Algorithm::MultinomialNb => {
             Classifier::MultinomialNb(NaiveBayesParams::multinomial().alpha(config.alpha()).fit(&dataset)?)
         }
-        Algorithm::NbLogReg => Classifier::NbLogReg(NbLogRegParams::default().c(config.c()).fit(&dataset)?),
+        Algorithm::NbLogReg => Classifier::NbLogReg(NbWeightedParams::logistic().c(config.c()).fit(&dataset)?),
         Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c()).fit(&dataset)?),
-        Algorithm::NbSvm => Classifier::NbSvm(NbSvmParams::default().c(config.c()).fit(&dataset)?),
+        Algorithm::NbSvm => Classifier::NbSvm(NbWeightedParams::svm().c(config.c()).fit(&dataset)?),
     };
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
@@ -718,10 +718,10 @@ mod tests {
         assert!(SoftmaxParams::default().c(-1.0).check().is_err());
         assert!(SoftmaxParams::default().c(f64::NAN).check().is_err());
         assert!(NaiveBayesParams::complement().alpha(0.0).check().is_err());
-        assert!(NbLogRegParams::default().alpha(f64::INFINITY).check().is_err());
-        assert!(NbSvmParams::default().c(0.0).check().is_err());
-        assert!(NbSvmParams::default().alpha(-0.5).check().is_err());
-        assert!(NbSvmParams::default().c(0.5).alpha(0.5).check().is_ok());
+        assert!(NbWeightedParams::logistic().alpha(f64::INFINITY).check().is_err());
+        assert!(NbWeightedParams::svm().c(0.0).check().is_err());
+        assert!(NbWeightedParams::svm().alpha(-0.5).check().is_err());
+        assert!(NbWeightedParams::svm().c(0.5).alpha(0.5).check().is_ok());
         let cfg = TrainConfig {
             algorithm: Algorithm::NbSvm,
             c: Some(f64::NAN),

@@ -14,24 +14,47 @@ use linfa::prelude::*;
 use ndarray::Array1;
 use rayon::prelude::*;
 
+/// Which binary model is fitted over the NB-weighted features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NbWeightedKind {
+    /// NB-LR: logistic regression, probabilities one-vs-rest.
+    Logistic,
+    /// NB-SVM: squared-hinge SVM, probabilities from a fitted softmax temperature.
+    Svm,
+}
+
+/// Checked hyperparameters.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NbLogRegValidParams {
+pub struct NbWeightedValidParams {
+    kind: NbWeightedKind,
     c: f64,
     alpha: f64,
 }
 
 /// Hyperparameters, checked once by linfa's [`ParamGuard`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct NbLogRegParams(NbLogRegValidParams);
+pub struct NbWeightedParams(NbWeightedValidParams);
 
-impl Default for NbLogRegParams {
-    fn default() -> Self {
-        NbLogRegParams(NbLogRegValidParams { c: 20.0, alpha: 1.0 })
+impl NbWeightedParams {
+    /// NB-LR, C 20 (best by CV on the embedded corpus).
+    pub fn logistic() -> Self {
+        NbWeightedParams(NbWeightedValidParams {
+            kind: NbWeightedKind::Logistic,
+            c: 20.0,
+            alpha: 1.0,
+        })
     }
-}
 
-impl NbLogRegParams {
-    /// Inverse L2 regularisation of each binary regression.
+    /// NB-SVM, C 1 (best or within 0.01 by 5-fold CV on all four corpora).
+    pub fn svm() -> Self {
+        NbWeightedParams(NbWeightedValidParams {
+            kind: NbWeightedKind::Svm,
+            c: 1.0,
+            alpha: 1.0,
+        })
+    }
+
+    /// Inverse L2 regularisation of each binary model.
     pub fn c(mut self, c: f64) -> Self {
         self.0.c = c;
         self
@@ -44,82 +67,31 @@ impl NbLogRegParams {
     }
 }
 
-impl ParamGuard for NbLogRegParams {
-    type Checked = NbLogRegValidParams;
+impl ParamGuard for NbWeightedParams {
+    type Checked = NbWeightedValidParams;
     type Error = ModelError;
 
-    fn check_ref(&self) -> Result<&NbLogRegValidParams, ModelError> {
+    fn check_ref(&self) -> Result<&NbWeightedValidParams, ModelError> {
         let p = &self.0;
-        check_c_alpha(p.c, p.alpha)?;
+        if !(p.c.is_finite() && p.c > 0.0) {
+            return Err(ModelError::Params(format!("C must be a positive number, got {}", p.c)));
+        }
+        if !(p.alpha.is_finite() && p.alpha > 0.0) {
+            return Err(ModelError::Params(format!(
+                "alpha must be a positive number, got {}",
+                p.alpha
+            )));
+        }
         Ok(p)
     }
 
-    fn check(self) -> Result<NbLogRegValidParams, ModelError> {
+    fn check(self) -> Result<NbWeightedValidParams, ModelError> {
         self.check_ref()?;
         Ok(self.0)
     }
 }
 
-impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbLogRegValidParams {
-    type Object = LinearModel;
-
-    fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let targets: Vec<usize> = dataset.targets().iter().copied().collect();
-        let all: Vec<usize> = (0..targets.len()).collect();
-        let (w, b) = fit_nb_weighted(x, &targets, &all, k, self.alpha, self.c, MarginLoss::Logistic, 300);
-        LinearModel::new(k, x.ncols(), w, b, Link::OneVsRest).map_err(ModelError::NotConverged)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NbSvmValidParams {
-    c: f64,
-    alpha: f64,
-}
-
-/// Hyperparameters, checked once by linfa's [`ParamGuard`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct NbSvmParams(NbSvmValidParams);
-
-impl Default for NbSvmParams {
-    fn default() -> Self {
-        NbSvmParams(NbSvmValidParams { c: 1.0, alpha: 1.0 })
-    }
-}
-
-impl NbSvmParams {
-    /// Inverse L2 regularisation of each binary SVM.
-    pub fn c(mut self, c: f64) -> Self {
-        self.0.c = c;
-        self
-    }
-
-    /// Smoothing of the log-count ratios.
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.0.alpha = alpha;
-        self
-    }
-}
-
-impl ParamGuard for NbSvmParams {
-    type Checked = NbSvmValidParams;
-    type Error = ModelError;
-
-    fn check_ref(&self) -> Result<&NbSvmValidParams, ModelError> {
-        let p = &self.0;
-        check_c_alpha(p.c, p.alpha)?;
-        Ok(p)
-    }
-
-    fn check(self) -> Result<NbSvmValidParams, ModelError> {
-        self.check_ref()?;
-        Ok(self.0)
-    }
-}
-
-impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbSvmValidParams {
+impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbWeightedValidParams {
     type Object = LinearModel;
 
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
@@ -127,32 +99,29 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbSvmValidParams {
         let x = dataset.records();
         let targets: Vec<usize> = dataset.targets().iter().copied().collect();
         let d = x.ncols();
-        let fit_rows =
-            |rows: &[usize]| fit_nb_weighted(x, &targets, rows, k, self.alpha, self.c, MarginLoss::SquaredHinge, 200);
-        // out-of-fold scores for the temperature; each fold's ratios come from its own rows
-        let temperature = calibrate_temperature(x, &targets, k, |rows| {
-            let (w, b) = fit_rows(rows);
-            LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
-        })?;
         let all: Vec<usize> = (0..targets.len()).collect();
-        let (w, b) = fit_rows(&all);
-        tracing::debug!(temperature, "NB-SVM calibrated");
-        Ok(LinearModel::new(k, d, w, b, Link::Softmax)
-            .map_err(ModelError::NotConverged)?
-            .with_temperature(temperature))
+        match self.kind {
+            NbWeightedKind::Logistic => {
+                let (w, b) = fit_nb_weighted(x, &targets, &all, k, self.alpha, self.c, MarginLoss::Logistic, 300);
+                LinearModel::new(k, d, w, b, Link::OneVsRest).map_err(ModelError::NotConverged)
+            }
+            NbWeightedKind::Svm => {
+                let fit_rows = |rows: &[usize]| {
+                    fit_nb_weighted(x, &targets, rows, k, self.alpha, self.c, MarginLoss::SquaredHinge, 200)
+                };
+                // out-of-fold scores for the temperature; each fold's ratios come from its own rows
+                let temperature = calibrate_temperature(x, &targets, k, |rows| {
+                    let (w, b) = fit_rows(rows);
+                    LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
+                })?;
+                let (w, b) = fit_rows(&all);
+                tracing::debug!(temperature, "NB-SVM calibrated");
+                Ok(LinearModel::new(k, d, w, b, Link::Softmax)
+                    .map_err(ModelError::NotConverged)?
+                    .with_temperature(temperature))
+            }
+        }
     }
-}
-
-fn check_c_alpha(c: f64, alpha: f64) -> Result<(), ModelError> {
-    if !(c.is_finite() && c > 0.0) {
-        return Err(ModelError::Params(format!("C must be a positive number, got {c}")));
-    }
-    if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(ModelError::Params(format!(
-            "alpha must be a positive number, got {alpha}"
-        )));
-    }
-    Ok(())
 }
 
 /// One-vs-rest NB-weighted weights fitted on `rows` (ratios counted on those rows alone):
