@@ -152,10 +152,24 @@ pub(crate) fn interleave(d: usize, per_label: &[(Vec<f64>, f64)]) -> (Vec<f32>, 
     (weights, per_label.iter().map(|&(_, b)| b as f32).collect())
 }
 
+/// `fit` on every row, with the softmax temperature that [`calibrate_temperature`] finds for it
+/// on 3 folds: the naive Bayes and SVM models, whose raw scores are not probabilities.
+pub(crate) fn fit_calibrated(
+    x: &SparseMatrix,
+    targets: &[usize],
+    classes: usize,
+    mut fit: impl FnMut(&[usize]) -> Result<LinearModel, ModelError>,
+) -> Result<LinearModel, ModelError> {
+    let temperature = calibrate_temperature(x, targets, classes, &mut fit)?;
+    tracing::debug!(temperature, "scores calibrated");
+    let all: Vec<usize> = (0..targets.len()).collect();
+    Ok(fit(&all)?.with_temperature(temperature))
+}
+
 /// Probabilities that mean what they say: refit `fit` on 3 folds of the training rows, and
 /// choose the softmax temperature (0.001 … 100) that minimises the log-loss of the
 /// out-of-fold scores ([`fit_temperature`]). Fewer than 6 rows: temperature 1.
-pub(crate) fn calibrate_temperature(
+fn calibrate_temperature(
     x: &SparseMatrix,
     targets: &[usize],
     classes: usize,

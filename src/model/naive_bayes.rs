@@ -2,7 +2,7 @@
 //! (Rennie et al. 2003), which is strong on small, unbalanced text corpora. Both fit in one
 //! pass over the non-zeros.
 
-use super::linear::{calibrate_temperature, check_dataset, LinearModel, Link};
+use super::linear::{check_dataset, fit_calibrated, LinearModel, Link};
 use super::ModelError;
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
@@ -81,10 +81,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NaiveBayesValidParams {
         };
         // naive Bayes is famously over-confident: one temperature, fitted out of fold, makes
         // its probabilities honest without changing a single ranking
-        let temperature = calibrate_temperature(x, &y, k, fit_rows)?;
-        let all: Vec<usize> = (0..y.len()).collect();
-        tracing::debug!(temperature, "naive Bayes calibrated");
-        Ok(fit_rows(&all)?.with_temperature(temperature))
+        fit_calibrated(x, &y, k, fit_rows)
     }
 }
 

@@ -6,7 +6,7 @@
 //! (NB-SVM, probabilities from a softmax temperature fitted on out-of-fold scores, as for the
 //! plain linear SVM). Strong on short texts.
 
-use super::linear::{calibrate_temperature, check_dataset, interleave, LinearModel, Link};
+use super::linear::{check_dataset, fit_calibrated, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
@@ -105,21 +105,11 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbWeightedValidParams {
                 let (w, b) = fit_nb_weighted(x, &targets, &all, k, self.alpha, self.c, MarginLoss::Logistic, 300);
                 LinearModel::new(k, d, w, b, Link::OneVsRest).map_err(ModelError::NotConverged)
             }
-            NbWeightedKind::Svm => {
-                let fit_rows = |rows: &[usize]| {
-                    fit_nb_weighted(x, &targets, rows, k, self.alpha, self.c, MarginLoss::SquaredHinge, 200)
-                };
-                // out-of-fold scores for the temperature; each fold's ratios come from its own rows
-                let temperature = calibrate_temperature(x, &targets, k, |rows| {
-                    let (w, b) = fit_rows(rows);
-                    LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
-                })?;
-                let (w, b) = fit_rows(&all);
-                tracing::debug!(temperature, "NB-SVM calibrated");
-                Ok(LinearModel::new(k, d, w, b, Link::Softmax)
-                    .map_err(ModelError::NotConverged)?
-                    .with_temperature(temperature))
-            }
+            // each calibration fold's ratios come from its own rows
+            NbWeightedKind::Svm => fit_calibrated(x, &targets, k, |rows| {
+                let (w, b) = fit_nb_weighted(x, &targets, rows, k, self.alpha, self.c, MarginLoss::SquaredHinge, 200);
+                LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
+            }),
         }
     }
 }

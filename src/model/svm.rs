@@ -3,7 +3,7 @@
 //! logistic regression fits it. Probabilities: a softmax over the SVM scores with one
 //! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
 
-use super::linear::{calibrate_temperature, check_dataset, interleave, LinearModel, Link};
+use super::linear::{check_dataset, fit_calibrated, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::SparseMatrix;
@@ -90,18 +90,10 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SvmValidParams {
         let k = check_dataset(dataset)?;
         let x = dataset.records();
         let targets: Vec<usize> = dataset.targets().iter().copied().collect();
-        let n = targets.len();
         let d = x.ncols();
-        // out-of-fold scores for the temperature
-        let temperature = calibrate_temperature(x, &targets, k, |rows| {
+        fit_calibrated(x, &targets, k, |rows| {
             let (w, b) = self.fit_rows(x, &targets, rows, k);
             LinearModel::new(k, d, w, b, Link::Softmax).map_err(ModelError::NotConverged)
-        })?;
-        let all: Vec<usize> = (0..n).collect();
-        let (w, b) = self.fit_rows(x, &targets, &all, k);
-        tracing::debug!(temperature, "linear SVM calibrated");
-        Ok(LinearModel::new(k, d, w, b, Link::Softmax)
-            .map_err(ModelError::NotConverged)?
-            .with_temperature(temperature))
+        })
     }
 }
