@@ -281,6 +281,15 @@ impl PredictInplace<SparseMatrix, Array1<usize>> for LinearModel {
 }
 
 /// Checks every fit makes on its dataset; returns the number of classes (at least 2).
+/// What a one-vs-rest or naive Bayes fit reads from a checked dataset: the records, the
+/// targets as a vector, and the number of classes.
+pub(crate) fn fit_inputs(
+    dataset: &DatasetBase<SparseMatrix, Array1<usize>>,
+) -> Result<(&SparseMatrix, Vec<usize>, usize), linfa::Error> {
+    let k = check_dataset(dataset)?;
+    Ok((dataset.records(), dataset.targets().iter().copied().collect(), k))
+}
+
 pub(crate) fn check_dataset(dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<usize, linfa::Error> {
     let (x, y) = (dataset.records(), dataset.targets());
     if x.nrows() == 0 {

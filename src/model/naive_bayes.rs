@@ -2,7 +2,7 @@
 //! (Rennie et al. 2003), which is strong on small, unbalanced text corpora. Both fit in one
 //! pass over the non-zeros.
 
-use super::linear::{check_dataset, fit_calibrated, LinearModel, Link};
+use super::linear::{fit_calibrated, fit_inputs, LinearModel, Link};
 use super::ModelError;
 use crate::features::SparseMatrix;
 use linfa::prelude::*;
@@ -72,9 +72,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NaiveBayesValidParams {
     type Object = LinearModel;
 
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let y: Vec<usize> = dataset.targets().iter().copied().collect();
+        let (x, y, k) = fit_inputs(dataset)?;
         let fit_rows = |rows: &[usize]| match self.kind {
             NaiveBayesKind::Complement => self.fit_complement(x, &y, rows, k),
             NaiveBayesKind::Multinomial => self.fit_multinomial(x, &y, rows, k),

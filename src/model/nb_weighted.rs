@@ -6,7 +6,7 @@
 //! (NB-SVM, probabilities from a softmax temperature fitted on out-of-fold scores, as for the
 //! plain linear SVM). Strong on short texts.
 
-use super::linear::{check_dataset, fit_calibrated, interleave, LinearModel, Link};
+use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
@@ -95,9 +95,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for NbWeightedValidParams {
     type Object = LinearModel;
 
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let targets: Vec<usize> = dataset.targets().iter().copied().collect();
+        let (x, targets, k) = fit_inputs(dataset)?;
         let d = x.ncols();
         let all: Vec<usize> = (0..targets.len()).collect();
         match self.kind {

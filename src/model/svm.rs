@@ -3,7 +3,7 @@
 //! logistic regression fits it. Probabilities: a softmax over the SVM scores with one
 //! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
 
-use super::linear::{check_dataset, fit_calibrated, interleave, LinearModel, Link};
+use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::ModelError;
 use crate::features::SparseMatrix;
@@ -87,9 +87,7 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for SvmValidParams {
     type Object = LinearModel;
 
     fn fit(&self, dataset: &DatasetBase<SparseMatrix, Array1<usize>>) -> Result<LinearModel, ModelError> {
-        let k = check_dataset(dataset)?;
-        let x = dataset.records();
-        let targets: Vec<usize> = dataset.targets().iter().copied().collect();
+        let (x, targets, k) = fit_inputs(dataset)?;
         let d = x.ncols();
         fit_calibrated(x, &targets, k, |rows| {
             let (w, b) = self.fit_rows(x, &targets, rows, k);
