@@ -57,14 +57,32 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// Term → value (a term id, or a marker such as the stopword mark).
 #[derive(Debug, Clone, Default)]
 pub(super) struct TermTable {
-    /// (low 32 bits of the key's hash, entry), or `EMPTY` entries.
-    slots: Vec<(u32, u32)>,
+    /// One slot per bucket, `EMPTY` length when free. The value sits in the slot itself, so a
+    /// hit costs the slot's cache line and the key's bytes, and the caller can go on with the
+    /// value while the key compare is still in flight.
+    slots: Vec<TermSlot>,
     shift: u32,
-    /// Per entry: the key's place in `keys` and its value.
-    entries: Vec<(u32, u32, u32)>,
     /// Every key's bytes, one after the other.
     keys: Vec<u8>,
+    len: usize,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct TermSlot {
+    /// Low 32 bits of the key's hash.
+    tag: u32,
+    value: u32,
+    /// The key's place in `keys`.
+    start: u32,
+    len: u32,
+}
+
+const FREE: TermSlot = TermSlot {
+    tag: 0,
+    value: 0,
+    start: 0,
+    len: EMPTY,
+};
 
 impl TermTable {
     /// The table of `pairs`; `Err` with the first key that comes twice, or when the keys
@@ -72,10 +90,10 @@ impl TermTable {
     pub fn build<'a>(pairs: impl ExactSizeIterator<Item = (&'a str, u32)>) -> Result<TermTable, String> {
         let (size, shift) = capacity(pairs.len());
         let mut t = TermTable {
-            slots: vec![(0, EMPTY); size],
+            slots: vec![FREE; size],
             shift,
-            entries: Vec::with_capacity(pairs.len()),
             keys: Vec::new(),
+            len: 0,
         };
         let too_big = || "the vocabulary exceeds 4 GiB".to_string();
         for (key, value) in pairs {
@@ -83,11 +101,11 @@ impl TermTable {
             let hash = hash_bytes(bytes);
             let mut i = slot_of(hash, shift);
             loop {
-                let (tag, entry) = t.slots[i];
-                if entry == EMPTY {
+                let slot = t.slots[i];
+                if slot.len == EMPTY {
                     break;
                 }
-                if tag == hash as u32 && t.key(entry) == Some(bytes) {
+                if slot.tag == hash as u32 && t.key(&slot) == Some(bytes) {
                     return Err(key.to_string());
                 }
                 i = (i + 1) & (size - 1);
@@ -95,17 +113,23 @@ impl TermTable {
             let start = u32::try_from(t.keys.len()).map_err(|_| too_big())?;
             let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;
             t.keys.extend_from_slice(bytes);
-            u32::try_from(t.keys.len()).map_err(|_| too_big())?;
-            let entry = u32::try_from(t.entries.len()).map_err(|_| too_big())?;
-            t.entries.push((start, len, value));
-            t.slots[i] = (hash as u32, entry);
+            if u32::try_from(t.keys.len()).map_err(|_| too_big())? == EMPTY {
+                return Err(too_big());
+            }
+            t.slots[i] = TermSlot {
+                tag: hash as u32,
+                value,
+                start,
+                len,
+            };
+            t.len += 1;
         }
         Ok(t)
     }
 
-    fn key(&self, entry: u32) -> Option<&[u8]> {
-        let &(start, len, _) = self.entries.get(entry as usize)?;
-        self.keys.get(start as usize..start as usize + len as usize)
+    fn key(&self, slot: &TermSlot) -> Option<&[u8]> {
+        self.keys
+            .get(slot.start as usize..slot.start as usize + slot.len as usize)
     }
 
     #[inline(always)]
@@ -115,17 +139,14 @@ impl TermTable {
         let mask = self.slots.len().wrapping_sub(1);
         let mut i = slot_of(hash, self.shift);
         loop {
-            let &(tag, entry) = self.slots.get(i)?;
-            if entry == EMPTY {
+            let slot = self.slots.get(i)?;
+            if slot.len == EMPTY {
                 return None;
             }
-            if tag == hash as u32 {
-                let &(start, len, value) = self.entries.get(entry as usize)?;
-                if len as usize == bytes.len() {
-                    let stored = self.keys.get(start as usize..start as usize + len as usize)?;
-                    if same_bytes(stored, bytes) {
-                        return Some(value);
-                    }
+            if slot.tag == hash as u32 && slot.len as usize == bytes.len() {
+                let stored = self.keys.get(slot.start as usize..slot.start as usize + bytes.len())?;
+                if same_bytes(stored, bytes) {
+                    return Some(slot.value);
                 }
             }
             i = (i + 1) & mask;
@@ -134,7 +155,7 @@ impl TermTable {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 }
 

@@ -365,21 +365,23 @@ pub struct Vectorizer {
     stopwords: Vec<String>,
     /// Size of the word block.
     word_features: usize,
-    /// Term → term id; stopwords (when removed) map to `STOP`, so one lookup per word
-    /// classifies it.
+    /// Term → the start of its card in `cards`; stopwords map to `STOP`, so one lookup per
+    /// word classifies it.
     term_index: TermTable,
-    /// Term id → its unigram feature (or `NONE`): an array index instead of a hash lookup.
-    unigram: Vec<u32>,
+    /// Per term, one run of `u32`s: its id, its unigram feature (or `NONE`), the number of its
+    /// character n-gram features and those features (when cached, see
+    /// [`Self::cached_chars`]). Everything a known word contributes sits behind one lookup
+    /// and one cache line or two: no chain of dependent loads per word.
+    cards: Vec<u32>,
+    /// Character n-gram features are cached per term (vocabulary mode, unstemmed: the term is
+    /// the surface form the n-grams come from).
+    cached_chars: bool,
     /// Two term ids packed in a u64 → bigram feature.
     bigram: IdTable,
     /// Longer n-grams → feature.
     longer: FastMap<NgramKey, u32>,
     /// Hash of a character n-gram → feature.
     char_index: IdTable,
-    /// Term id → its character n-gram features, `term_char_features[offsets[id]..offsets[id + 1]]`:
-    /// a known word costs one lookup instead of one per n-gram. Empty when not applicable.
-    term_char_offsets: Vec<u32>,
-    term_char_features: Vec<u32>,
     /// 1 + ln(lead_weight): the sublinear weight of a term seen once in the lead.
     lead_tf: f32,
     /// `1 + ln(n)` for whole counts `n` below [`SMALL_COUNTS`]: repeated words in long articles
@@ -393,10 +395,20 @@ const SMALL_COUNTS: usize = 64;
 /// (feature, count) pairs sorted by feature.
 type Counts = Vec<(u32, f32)>;
 
+/// A term's card in `Vectorizer::cards` starts with its id, its unigram feature and the
+/// number of its character n-gram features.
+const CARD_HEAD: usize = 3;
+
 /// Marks a stopword in `term_index`.
 const STOP: u32 = u32::MAX - 1;
 /// A word position that forms no n-gram: unknown to the vocabulary, or a stopword stem.
 const GAP: u64 = u64::MAX;
+
+/// A word position of a vocabulary term: its unigram feature (or `NONE`) above its term id.
+/// Never `GAP`: term ids stay below `STOP`.
+fn vocabulary_token(id: u32, unigram: u32) -> u64 {
+    (u64::from(unigram) << 32) | u64::from(id)
+}
 
 fn pack(a: u32, b: u32) -> u64 {
     ((a as u64) << 32) | b as u64
@@ -475,11 +487,6 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 )));
             }
         }
-        let terms = d.terms.iter().enumerate().map(|(i, t)| (t.as_str(), i as u32));
-        let terms_and_stopwords: Vec<(&str, u32)> =
-            terms.chain(d.stopwords.iter().map(|w| (w.as_str(), STOP))).collect();
-        let term_index = TermTable::build(terms_and_stopwords.into_iter())
-            .map_err(|t| FeatureError::Corrupt(format!("{t:?} is listed twice among the terms and stopwords")))?;
         let mut unigram = vec![NONE; d.terms.len()];
         let mut bigram_pairs = Vec::new();
         let mut longer = FastMap::default();
@@ -507,21 +514,34 @@ impl TryFrom<VectorizerData> for Vectorizer {
                 .map(|(j, g)| (gram_key(g.as_bytes()), (word_features + j) as u32)),
         )
         .map_err(|_| FeatureError::Corrupt("duplicate character n-grams".into()))?;
-        let (mut term_char_offsets, mut term_char_features) = (Vec::new(), Vec::new());
-        if d.config.char_ngrams() && !hashing && !d.config.stem {
-            let mut buf = CharBuf::default();
-            term_char_offsets.push(0u32);
-            for t in &d.terms {
+        let cached_chars = d.config.char_ngrams() && !hashing && !d.config.stem;
+        let too_many = || FeatureError::Corrupt("too many terms and character n-grams".into());
+        let mut cards = Vec::new();
+        let mut card_of = Vec::with_capacity(d.terms.len());
+        let mut buf = CharBuf::default();
+        for (id, t) in d.terms.iter().enumerate() {
+            let at = u32::try_from(cards.len())
+                .ok()
+                .filter(|&at| at < STOP)
+                .ok_or_else(too_many)?;
+            card_of.push(at);
+            cards.extend([id as u32, unigram[id], 0]);
+            if cached_chars {
                 for_each_char_key(t, d.config.char_ngram_min, d.config.char_ngram_max, &mut buf, |h, _| {
                     if let Some(f) = char_index.get(h) {
-                        term_char_features.push(f);
+                        cards.push(f);
                     }
                 });
-                let end = u32::try_from(term_char_features.len())
-                    .map_err(|_| FeatureError::Corrupt("too many character n-grams".into()))?;
-                term_char_offsets.push(end);
+                let n = cards.len() - at as usize - CARD_HEAD;
+                cards[at as usize + 2] = u32::try_from(n).map_err(|_| too_many())?;
             }
         }
+        u32::try_from(cards.len()).map_err(|_| too_many())?;
+        let terms = d.terms.iter().zip(&card_of).map(|(t, &at)| (t.as_str(), at));
+        let terms_and_stopwords: Vec<(&str, u32)> =
+            terms.chain(d.stopwords.iter().map(|w| (w.as_str(), STOP))).collect();
+        let term_index = TermTable::build(terms_and_stopwords.into_iter())
+            .map_err(|t| FeatureError::Corrupt(format!("{t:?} is listed twice among the terms and stopwords")))?;
         let lead_tf = 1.0 + d.config.lead_weight.ln();
         let sublinear = std::array::from_fn(|n| 1.0 + (n as f32).ln());
         Ok(Vectorizer {
@@ -534,12 +554,11 @@ impl TryFrom<VectorizerData> for Vectorizer {
             stopwords: d.stopwords,
             word_features,
             term_index,
-            unigram,
+            cards,
+            cached_chars,
             bigram,
             longer,
             char_index,
-            term_char_offsets,
-            term_char_features,
             lead_tf,
             sublinear,
         })
@@ -800,8 +819,7 @@ impl Vectorizer {
 
     /// IDF of a single (already normalised) term, if it is a unigram feature.
     pub fn term_idf(&self, term: &str) -> Option<f32> {
-        let id = self.term_index.get(term)?;
-        let f = *self.unigram.get(id as usize)?;
+        let (_, f, _) = self.card(self.term_index.get(term)?)?;
         self.idf.get(f as usize).copied()
     }
 
@@ -856,16 +874,13 @@ impl Vectorizer {
         let mut surfaces: Vec<String> = Vec::new();
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
         analyze_each(text, false, |t| {
-            let looked = self.term_index.get(t);
-            if looked == Some(STOP) {
-                return;
-            }
-            let w = if toks.len() < cfg.lead_terms { weight } else { 1.0 };
-            let cached = match looked {
-                Some(id) if names.is_none() => self.term_chars(id),
-                _ => None,
+            let looked = match self.term_index.get(t) {
+                Some(STOP) => return,
+                Some(at) => self.card(at),
+                None => None,
             };
-            if let Some(grams) = cached {
+            let w = if toks.len() < cfg.lead_terms { weight } else { 1.0 };
+            if let (Some((_, _, grams)), true, None) = (looked, self.cached_chars, &names) {
                 // a training word: its character n-grams were looked up once, at load
                 for &f in grams {
                     sink.char(f, w);
@@ -889,11 +904,15 @@ impl Vectorizer {
                     });
                 }
             }
+            // a vocabulary token carries its unigram feature in the high half: no second
+            // lookup when the n-grams are formed
             let tok = match (hashing, cfg.stem) {
-                (false, false) => looked.map_or(GAP, u64::from),
-                (false, true) => match self.term_index.get(stem(t).as_ref()) {
-                    Some(STOP) | None => GAP,
-                    Some(id) => id as u64,
+                (false, false) => looked.map_or(GAP, |(id, unigram, _)| vocabulary_token(id, unigram)),
+                (false, true) => match self.term_index.get(stem(t).as_ref()).filter(|&at| at != STOP) {
+                    Some(at) => self
+                        .card(at)
+                        .map_or(GAP, |(id, unigram, _)| vocabulary_token(id, unigram)),
+                    None => GAP,
                 },
                 (true, false) => str_hash(t).min(GAP - 1),
                 (true, true) => str_hash(&stem(t)).min(GAP - 1),
@@ -912,8 +931,9 @@ impl Vectorizer {
                     continue;
                 }
                 let w = if i < cfg.lead_terms { weight } else { 1.0 };
-                if let Some(&f) = self.unigram.get(a as usize).filter(|&&f| f != NONE) {
-                    sink.word(f, w);
+                let unigram = (a >> 32) as u32;
+                if unigram != NONE {
+                    sink.word(unigram, w);
                 }
                 if max == 2 {
                     if let Some(&b) = toks.get(i + 1).filter(|&&b| b != GAP) {
@@ -939,7 +959,7 @@ impl Vectorizer {
                     (ngram_hash(window) & mask) as u32
                 } else {
                     match *window {
-                        [a] => self.unigram[a as usize],
+                        [a] => (a >> 32) as u32,
                         [a, b] => self.bigram.get(pack(a as u32, b as u32)).unwrap_or(NONE),
                         [a, b, c] => self
                             .longer
@@ -959,12 +979,15 @@ impl Vectorizer {
         }
     }
 
-    /// The character n-gram features of training term `id`, when cached (vocabulary mode,
-    /// unstemmed: the term is the surface form the n-grams come from).
-    fn term_chars(&self, id: u32) -> Option<&[u32]> {
-        let i = id as usize;
-        let (a, b) = (*self.term_char_offsets.get(i)?, *self.term_char_offsets.get(i + 1)?);
-        self.term_char_features.get(a as usize..b as usize)
+    /// The card starting at `at` (a value of `term_index` other than `STOP`): the term's id,
+    /// its unigram feature (or `NONE`) and its cached character n-gram features.
+    #[inline(always)]
+    fn card(&self, at: u32) -> Option<(u32, u32, &[u32])> {
+        let at = at as usize;
+        let head = self.cards.get(at..at + CARD_HEAD)?;
+        let start = at + CARD_HEAD;
+        let chars = self.cards.get(start..start + head[2] as usize)?;
+        Some((head[0], head[1], chars))
     }
 
     /// Counts of the word features in one text, sorted by feature id (occurrences in the
