@@ -476,7 +476,17 @@ impl TopicModel {
         p.iter_mut().filter(|v| !v.is_finite()).for_each(|v| *v = 0.0);
         order.clear();
         order.extend(0..self.labels.len());
-        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then_with(|| self.labels[a].cmp(&self.labels[b])));
+        let best_first =
+            |&a: &usize, &b: &usize| p[b].total_cmp(&p[a]).then_with(|| self.labels[a].cmp(&self.labels[b]));
+        if self.thresholds.is_none() && top_k == 1 {
+            // the usual batch call wants the one best label: a scan, not a sort
+            if let Some(best) = (0..self.labels.len()).min_by(best_first) {
+                order.clear();
+                order.push(best);
+            }
+            return;
+        }
+        order.sort_by(best_first);
         if let Some(t) = &self.thresholds {
             // multi-label: every label at its threshold, and never none
             let best = order.first().copied();
@@ -687,6 +697,26 @@ mod tests {
             assert!(!terms.contains(&"perbatasan"), "{algorithm}: {terms:?}");
             assert!(explained[0].terms.windows(2).all(|w| w[0].weight >= w[1].weight));
             assert!(m.classify("kartel", 1)[0].terms.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_best_label_alone_is_the_head_of_the_full_ranking() {
+        for algorithm in Algorithm::ALL {
+            let cfg = TrainConfig {
+                algorithm,
+                ..TrainConfig::default()
+            };
+            let m = train(&toy(), &cfg).unwrap();
+            // "" and unknown words score every label alike: the tie goes to the first name
+            for text in ["kartel kokain ditangkap", "migran perbatasan", "vaksin", "", "zzz qqq"] {
+                let all = m.classify(text, 0);
+                let one = m.classify(text, 1);
+                assert_eq!(one.len(), 1);
+                assert_eq!(one[0].label, all[0].label, "{algorithm}: {text:?}");
+                assert_eq!(one[0].score, all[0].score);
+                assert_eq!(m.classify(text, 2)[..], all[..2]);
+            }
         }
     }
 
