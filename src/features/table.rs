@@ -212,10 +212,40 @@ impl IdTable {
         }
     }
 
+    /// Whether [`Self::prefetch`] pays: only for a table larger than a core's L2 cache (2 MiB
+    /// of slots and up). A smaller one mostly hits, and the hints cost more than they save
+    /// (SIB-200's bigrams, 0.5 MiB: 3% slower with them; AG News's: 5% faster).
+    pub fn worth_prefetching(&self) -> bool {
+        std::mem::size_of_val(self.slots.as_slice()) >= 2 << 20
+    }
+
+    /// Ask the cache for `key`'s first slot ahead of [`Self::get`]: a text's word pairs are
+    /// all known before the first is looked up, so their misses can overlap instead of
+    /// queueing one behind the other.
+    #[inline(always)]
+    pub fn prefetch(&self, key: u64) {
+        if let Some(slot) = self.slots.get(slot_of(key, self.shift)) {
+            prefetch(slot);
+        }
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
+}
+
+/// A hint to load the cache line holding `value`; nothing else happens, whatever the address.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the cache: it
+    // never faults and changes no memory (here the address is a live reference anyway).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const T).cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 #[cfg(test)]

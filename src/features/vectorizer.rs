@@ -930,6 +930,13 @@ impl Vectorizer {
         if !hashing && names.is_none() && min == 1 && max <= 2 {
             // the default (unigrams and bigrams of vocabulary terms), without the general
             // window loop
+            if max == 2 && self.bigram.worth_prefetching() {
+                for pair in toks.windows(2) {
+                    if pair[0] != GAP && pair[1] != GAP {
+                        self.bigram.prefetch(pack(pair[0] as u32, pair[1] as u32));
+                    }
+                }
+            }
             for (i, &a) in toks.iter().enumerate() {
                 if a == GAP {
                     continue;
