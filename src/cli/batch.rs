@@ -392,6 +392,12 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
     // Not dropped: the command ends the process, which returns the memory at once; freeing
     // the model's many small allocations first would only add time (~3 ms for AG News).
     let model = std::mem::ManuallyDrop::new(load_or_default(args.model.as_ref())?);
+    // each label as a JSON string, escaped once rather than on every row
+    let label_json = model
+        .labels()
+        .iter()
+        .map(|l| serde_json::to_vec(l).map_err(|e| Error::Internal(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
     let classify = |row: &RowRef<'_>, out: &mut Vec<u8>| {
         let text = row.full_text();
         if text.trim().is_empty() {
@@ -412,7 +418,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), Error> {
                     out.push(b',');
                 }
                 out.extend_from_slice(b"{\"label\":");
-                json_value(out, model.labels()[c].as_str())?;
+                out.extend_from_slice(&label_json[c]);
                 out.extend_from_slice(b",\"score\":");
                 json_value(out, &p[c])?;
                 out.push(b'}');
