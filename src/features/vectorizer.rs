@@ -1412,6 +1412,22 @@ mod tests {
     }
 
     #[test]
+    fn feature_ids_follow_document_frequency_then_name_in_each_block() {
+        // the most frequent features first keeps prediction's hot rows together in cache
+        let v = Vectorizer::fit(FeatureConfig::default(), &docs()).unwrap();
+        for block in [0..v.word_features, v.word_features..v.len()] {
+            let keys: Vec<(std::cmp::Reverse<u64>, String)> = block
+                .map(|i| {
+                    let df = v.document_frequency(i).unwrap();
+                    (std::cmp::Reverse(df), v.feature_name(i).unwrap())
+                })
+                .collect();
+            assert!(keys.len() > 1);
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        }
+    }
+
+    #[test]
     fn transform_is_l2_normalised_and_ignores_unknown_terms() {
         let v = Vectorizer::fit(all(), &docs()).unwrap();
         let x = v.transform("migran migran perbatasan xyzzy");
