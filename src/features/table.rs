@@ -64,7 +64,6 @@ pub(super) struct TermTable {
     shift: u32,
     /// Every key's bytes, one after the other.
     keys: Vec<u8>,
-    len: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +92,6 @@ impl TermTable {
             slots: vec![FREE; size],
             shift,
             keys: Vec::new(),
-            len: 0,
         };
         let too_big = || "the vocabulary exceeds 4 GiB".to_string();
         for (key, value) in pairs {
@@ -122,7 +120,6 @@ impl TermTable {
                 start,
                 len,
             };
-            t.len += 1;
         }
         Ok(t)
     }
@@ -155,7 +152,7 @@ impl TermTable {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.slots.iter().filter(|s| s.len != EMPTY).count()
     }
 }
 

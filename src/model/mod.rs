@@ -475,17 +475,14 @@ impl TopicModel {
         linear.apply_link(p);
         p.iter_mut().filter(|v| !v.is_finite()).for_each(|v| *v = 0.0);
         order.clear();
-        order.extend(0..self.labels.len());
         let best_first =
             |&a: &usize, &b: &usize| p[b].total_cmp(&p[a]).then_with(|| self.labels[a].cmp(&self.labels[b]));
         if self.thresholds.is_none() && top_k == 1 {
             // the usual batch call wants the one best label: a scan, not a sort
-            if let Some(best) = (0..self.labels.len()).min_by(best_first) {
-                order.clear();
-                order.push(best);
-            }
+            order.extend((0..self.labels.len()).min_by(best_first));
             return;
         }
+        order.extend(0..self.labels.len());
         order.sort_by(best_first);
         if let Some(t) = &self.thresholds {
             // multi-label: every label at its threshold, and never none
@@ -669,14 +666,20 @@ mod tests {
         v
     }
 
-    #[test]
-    fn both_algorithms_learn_a_toy_problem() {
-        for algorithm in Algorithm::ALL {
+    /// The toy problem's model for each algorithm.
+    fn toy_models() -> impl Iterator<Item = (Algorithm, TopicModel)> {
+        Algorithm::ALL.into_iter().map(|algorithm| {
             let cfg = TrainConfig {
                 algorithm,
                 ..TrainConfig::default()
             };
-            let m = train(&toy(), &cfg).unwrap();
+            (algorithm, train(&toy(), &cfg).unwrap())
+        })
+    }
+
+    #[test]
+    fn both_algorithms_learn_a_toy_problem() {
+        for (algorithm, m) in toy_models() {
             assert_eq!(m.labels(), ["drugs", "health", "migration"]);
             let top = m.classify("kartel kokain ditangkap", 0);
             assert_eq!(top[0].label, "drugs", "{algorithm}: {top:?}");
@@ -702,12 +705,7 @@ mod tests {
 
     #[test]
     fn the_best_label_alone_is_the_head_of_the_full_ranking() {
-        for algorithm in Algorithm::ALL {
-            let cfg = TrainConfig {
-                algorithm,
-                ..TrainConfig::default()
-            };
-            let m = train(&toy(), &cfg).unwrap();
+        for (algorithm, m) in toy_models() {
             // "" and unknown words score every label alike: the tie goes to the first name
             for text in ["kartel kokain ditangkap", "migran perbatasan", "vaksin", "", "zzz qqq"] {
                 let all = m.classify(text, 0);
