@@ -255,6 +255,7 @@ pub struct Lines<R> {
     reader: R,
     number: usize,
     buf: Vec<u8>,
+    chunk: Chunk,
 }
 
 pub fn lines<R: BufRead>(reader: R) -> Lines<R> {
@@ -262,6 +263,7 @@ pub fn lines<R: BufRead>(reader: R) -> Lines<R> {
         reader,
         number: 0,
         buf: Vec::new(),
+        chunk: Chunk::default(),
     }
 }
 
@@ -294,6 +296,106 @@ impl<R: BufRead> Lines<R> {
             }
             return Some(Ok((self.number, from..from + raw.len())));
         }
+    }
+
+    /// The next lines in bulk: reads of at least [`CHUNK_READ`] bytes straight into one
+    /// reused buffer, split there, until `rows` holds `max_rows` lines or the buffer
+    /// `max_bytes`. Each line [`Self::next_into`] would give (numbered and trimmed the same)
+    /// that `keep` accepts by its number goes to `rows` as its number and byte range in the
+    /// returned bytes; no rows means the end of the input. A line the last read cut is kept
+    /// for the next call. The batch commands' path: a line costs a search for its newline,
+    /// not a copy and a call. Not to be mixed with the line-at-a-time methods.
+    pub fn next_chunk(
+        &mut self,
+        rows: &mut Vec<(usize, std::ops::Range<usize>)>,
+        max_rows: usize,
+        max_bytes: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> std::io::Result<&[u8]> {
+        rows.clear();
+        let chunk = &mut self.chunk;
+        // the line the previous call's last read cut goes first
+        chunk.bytes.copy_within(chunk.cut..chunk.filled, 0);
+        chunk.filled -= chunk.cut;
+        chunk.cut = 0;
+        let mut searched = 0;
+        loop {
+            while let Some(at) = memchr::memchr(b'\n', chunk.bytes.get(searched..chunk.filled).unwrap_or_default()) {
+                let end = searched + at;
+                chunk_line(&mut self.number, &chunk.bytes, chunk.cut..end, rows, &keep);
+                chunk.cut = end + 1;
+                searched = chunk.cut;
+            }
+            searched = chunk.filled;
+            if !rows.is_empty() && (rows.len() >= max_rows || chunk.filled >= max_bytes) {
+                break;
+            }
+            if rows.is_empty() && chunk.cut > 0 {
+                // nothing kept yet (blank lines, other shards): make room
+                chunk.bytes.copy_within(chunk.cut..chunk.filled, 0);
+                chunk.filled -= chunk.cut;
+                searched -= chunk.cut;
+                chunk.cut = 0;
+            }
+            if chunk.bytes.len() < chunk.filled + CHUNK_READ {
+                chunk.bytes.resize(chunk.filled + CHUNK_READ, 0);
+            }
+            // larger than a BufReader's buffer, so it reads straight into ours
+            match self
+                .reader
+                .read(chunk.bytes.get_mut(chunk.filled..).unwrap_or_default())
+            {
+                Ok(0) => {
+                    if chunk.cut < chunk.filled {
+                        chunk_line(&mut self.number, &chunk.bytes, chunk.cut..chunk.filled, rows, &keep);
+                        chunk.cut = chunk.filled;
+                    }
+                    break;
+                }
+                Ok(n) => chunk.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(chunk.bytes.get(..chunk.cut).unwrap_or_default())
+    }
+}
+
+/// The buffer of [`Lines::next_chunk`]: `bytes[..filled]` read, of which `bytes[..cut]` are
+/// whole lines; the rest of `bytes` is room for the next read (zeroed once, not per read).
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    filled: usize,
+    cut: usize,
+}
+
+/// Bytes [`Lines::next_chunk`] leaves room for before each read.
+const CHUNK_READ: usize = 1 << 18;
+
+/// One line of [`Lines::next_chunk`], `range` of `bytes` without its newline: numbered,
+/// trimmed as [`Lines::next_into`] trims, and pushed to `rows` unless blank or not kept.
+fn chunk_line(
+    number: &mut usize,
+    bytes: &[u8],
+    range: std::ops::Range<usize>,
+    rows: &mut Vec<(usize, std::ops::Range<usize>)>,
+    keep: &impl Fn(usize) -> bool,
+) {
+    *number += 1;
+    let Some(mut raw) = bytes.get(range.clone()) else {
+        return;
+    };
+    raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let mut from = range.start;
+    if *number == 1 {
+        if let Some(rest) = raw.strip_prefix(b"\xef\xbb\xbf") {
+            raw = rest;
+            from += 3;
+        }
+    }
+    if !raw.iter().all(u8::is_ascii_whitespace) && keep(*number) {
+        rows.push((*number, from..from + raw.len()));
     }
 }
 
@@ -580,6 +682,64 @@ mod tests {
         assert_eq!(got[1].0, 4);
         assert!(got[1].1.is_err());
         assert_eq!(got[2], (5, Ok("{\"b\":2}".to_string())));
+    }
+
+    /// Hands out at most `step` bytes per read, as a pipe may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn chunks_give_the_lines_one_at_a_time_gives() {
+        let long = "x".repeat(3 * CHUNK_READ + 17);
+        let mut data = b"\xef\xbb\xbf{\"a\":1}\r\n\n  \n\xff\xfe\n".to_vec();
+        for i in 0..2000 {
+            data.extend_from_slice(format!("{{\"id\":\"{i}\",\"text\":\"{}\"}}\n", "é ".repeat(i % 37)).as_bytes());
+            if i % 500 == 7 {
+                data.extend_from_slice(long.as_bytes());
+                data.extend_from_slice(b"\r\n\t\n");
+            }
+        }
+        data.extend_from_slice(b"{\"last\":\"no newline\"}");
+        let mut expected = Vec::new();
+        let mut one = lines(&data[..]);
+        let mut buf = Vec::new();
+        while let Some(item) = one.next_into(&mut buf) {
+            let (n, range) = item.unwrap();
+            expected.push((n, buf[range].to_vec()));
+            buf.clear();
+        }
+        assert_eq!(expected.len(), 2000 + 4 + 3);
+        for step in [1, 7, 4096, CHUNK_READ, usize::MAX] {
+            for (max_rows, max_bytes) in [(1, usize::MAX), (3, 10), (4096, 8 << 20)] {
+                for every in [1, 3] {
+                    let keep = |n: usize| n % every == 0;
+                    let mut chunks = lines(std::io::BufReader::new(Trickle { data: &data, step }));
+                    let mut rows = Vec::new();
+                    let mut got = Vec::new();
+                    loop {
+                        let text = chunks.next_chunk(&mut rows, max_rows, max_bytes, keep).unwrap();
+                        if rows.is_empty() {
+                            break;
+                        }
+                        got.extend(rows.iter().map(|(n, r)| (*n, text[r.clone()].to_vec())));
+                    }
+                    let want: Vec<_> = expected.iter().filter(|(n, _)| keep(*n)).cloned().collect();
+                    assert_eq!(got.len(), want.len(), "step {step}, rows {max_rows}, every {every}");
+                    assert!(got == want, "step {step}, rows {max_rows}, every {every}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -83,6 +83,14 @@ struct Answers {
 }
 
 impl Answers {
+    /// Empty for the next chunk, keeping the output buffer's room.
+    fn clear(&mut self) {
+        self.out.clear();
+        self.failures.clear();
+        self.rows = 0;
+        self.skipped = 0;
+    }
+
     /// Answer input line `n`: append the row's JSON line, or an error row naming the line.
     fn answer(&mut self, n: usize, raw: &[u8], done: &Done, f: &impl Fn(&str, &mut Vec<u8>) -> Result<(), RowError>) {
         let line = crate::corpus::utf8_line(raw);
@@ -315,46 +323,37 @@ fn each_row(
     let mut tally = Tally::new();
     let mut lines = lines(reader);
     let in_shard = |n: usize| batch.shard.is_none_or(|(i, k)| (n - 1) % k == i);
-    // the chunk's input bytes, and each row's line number and place in them
-    let mut text: Vec<u8> = Vec::new();
+    // each row's line number and place in the chunk's bytes
     let mut rows: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(CHUNK);
     let threads = rayon::current_num_threads().max(1);
+    // the slices' answers, kept from chunk to chunk: output buffers allocated anew took
+    // fresh pages every time
+    let mut parts: Vec<Answers> = Vec::new();
     loop {
-        text.clear();
-        rows.clear();
-        while rows.len() < CHUNK && text.len() < CHUNK_BYTES {
-            let before = text.len();
-            match lines.next_into(&mut text) {
-                Some(item) => {
-                    let (n, range) = item?;
-                    if in_shard(n) {
-                        rows.push((n, range));
-                    } else {
-                        text.truncate(before);
-                    }
-                }
-                None => break,
-            }
-        }
+        let text = lines.next_chunk(&mut rows, CHUNK, CHUNK_BYTES, in_shard)?;
         if rows.is_empty() {
             break;
         }
         // one slice per thread (a few more for balance), each answered into one buffer
         let slice = rows.len().div_ceil(threads * 4).max(64);
-        let parts: Vec<Answers> = rows
-            .par_chunks(slice)
-            .map(|part| {
-                let mut answers = Answers {
-                    out: Vec::with_capacity(part.len() * 128),
-                    ..Answers::default()
-                };
-                for (n, range) in part {
-                    answers.answer(*n, &text[range.clone()], &done, &f);
-                }
-                answers
-            })
-            .collect();
-        for part in parts {
+        let slices = rows.len().div_ceil(slice);
+        if parts.len() < slices {
+            parts.resize_with(slices, Answers::default);
+        }
+        let answer = |(part, answers): (&[(usize, std::ops::Range<usize>)], &mut Answers)| {
+            answers.clear();
+            for (n, range) in part {
+                answers.answer(*n, &text[range.clone()], &done, &f);
+            }
+        };
+        if threads == 1 {
+            // on this thread: handing each chunk to a one-thread pool and sleeping until it
+            // is done left the core idle ~5% of the time
+            rows.chunks(slice).zip(parts.iter_mut()).for_each(answer);
+        } else {
+            rows.par_chunks(slice).zip(parts.par_iter_mut()).for_each(answer);
+        }
+        for part in &parts[..slices] {
             tally.rows += part.rows;
             tally.skipped += part.skipped;
             for (n, e) in &part.failures {
