@@ -53,6 +53,17 @@ def classify_request(text: str) -> bytes:
     return grpc_frame(field(1, article) + varint(2 << 3) + varint(3))
 
 
+def batch_request(texts: list) -> bytes:
+    # warta.v1.ClassifyBatchRequest{articles: [{id, text, language: "id"}…], top_k: 3}
+    articles = b"".join(field(1, field(1, str(i).encode()) + field(3, t.encode()) + field(4, b"id"))
+                        for i, t in enumerate(texts))
+    return grpc_frame(articles + varint(2 << 3) + varint(3))
+
+
+# leads per ClassifyBatch call: what a bulk client sends instead of one call per article
+BATCH = 16
+
+
 def lead(text: str, words: int = 45) -> str:
     # the same headline + lead as grpc_load: the first 45 words
     return text[: min(sum(len(w) + 1 for w in text.split()[:words]), len(text))]
@@ -111,7 +122,10 @@ def main() -> None:
         "check": grpc_frame(field(1, b"warta.v1.ArticleService")),
         "lead": classify_request(lead(text)),
         "whole": classify_request(text),
+        "batch": batch_request([lead(text)] * BATCH),
     }
+    # a batch call is ~BATCH times the work: fewer calls, so each round takes about as long
+    calls = {name: args.requests // BATCH if name == "batch" else args.requests for name in bodies}
     for name, body in bodies.items():
         (work / f"{name}.bin").write_bytes(body)
 
@@ -149,24 +163,30 @@ def main() -> None:
             "check": f"http://{addr}/grpc.health.v1.Health/Check",
             "lead": f"http://{addr}/warta.v1.ArticleService/Classify",
             "whole": f"http://{addr}/warta.v1.ArticleService/Classify",
+            "batch": f"http://{addr}/warta.v1.ArticleService/ClassifyBatch",
         }
-        classify_sent = 0
+        classify_sent = batch_sent = 0
         for name in bodies:  # warm-up
             h2load(binary, work / f"{name}.bin", urls[name], 2000)
-            classify_sent += 2000 if name != "check" else 0
+            classify_sent += 2000 if name in ("lead", "whole") else 0
+            batch_sent += 2000 if name == "batch" else 0
         runs = {name: [] for name in bodies}
         for _ in range(args.rounds):
             for name in bodies:
                 before = cpu_seconds(server.pid)
-                r = h2load(binary, work / f"{name}.bin", urls[name], args.requests)
-                r["cpu_us"] = (cpu_seconds(server.pid) - before) * 1e6 / args.requests
-                if r["succeeded"] != args.requests:
-                    sys.exit(f"{name}: {r['succeeded']} of {args.requests} requests succeeded")
+                r = h2load(binary, work / f"{name}.bin", urls[name], calls[name])
+                r["cpu_us"] = (cpu_seconds(server.pid) - before) * 1e6 / calls[name]
+                if r["succeeded"] != calls[name]:
+                    sys.exit(f"{name}: {r['succeeded']} of {calls[name]} requests succeeded")
                 runs[name].append(r)
-                classify_sent += args.requests if name != "check" else 0
+                classify_sent += calls[name] if name in ("lead", "whole") else 0
+                batch_sent += calls[name] if name == "batch" else 0
         ok = scrape(metrics, 'warta_requests_total{method="Classify",code="OK"}')
         if ok != classify_sent:
             sys.exit(f"the server answered {ok:.0f} Classify calls OK of {classify_sent} sent")
+        ok = scrape(metrics, 'warta_requests_total{method="ClassifyBatch",code="OK"}')
+        if ok != batch_sent:
+            sys.exit(f"the server answered {ok:.0f} ClassifyBatch calls OK of {batch_sent} sent")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -175,6 +195,7 @@ def main() -> None:
         "check": "grpc.health.v1.Health/Check",
         "whole": "Classify, whole article (360 words)",
         "lead": "Classify, headline + lead (45 words)",
+        "batch": f"ClassifyBatch, {BATCH} headlines + leads per call",
     }
     best = {n: max(r["rate"] for r in rs) for n, rs in runs.items()}
     cpu = {n: statistics.median(r["cpu_us"] for r in rs) for n, rs in runs.items()}
@@ -183,11 +204,13 @@ def main() -> None:
           f"median over rounds (user + system, from /proc); all {classify_sent} Classify calls answered OK")
     print("| call | requests/s | server CPU per call |")
     print("|---|---|---|")
-    for n in ("check", "whole", "lead"):
+    for n in ("check", "whole", "lead", "batch"):
         print(f"| {titles[n]} | {best[n]:.0f} | {cpu[n]:.1f} µs |")
     print(f"Classify ÷ Health/Check rate: {best['whole'] / best['check']:.2f} (whole article), "
           f"{best['lead'] / best['check']:.2f} (headline + lead); "
           f"by server CPU: {cpu['check'] / cpu['whole']:.2f}, {cpu['check'] / cpu['lead']:.2f}")
+    print(f"ClassifyBatch: {best['batch'] * BATCH:.0f} leads/s, {best['batch'] * BATCH / best['check']:.2f}× the "
+          f"Health/Check call rate; server CPU per lead {cpu['batch'] / BATCH:.1f} µs")
 
 
 if __name__ == "__main__":

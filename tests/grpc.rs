@@ -494,6 +494,56 @@ async fn classify_explains_labels_with_the_terms_that_drove_them() {
     assert!(plain.labels[0].terms.is_empty(), "no explanation unless asked");
 }
 
+/// Batches are classified where they cost least: small ones on the calling task, others on
+/// a worker thread, large ones over all cores. Each way answers as single calls do.
+#[tokio::test]
+async fn batches_of_every_size_answer_as_single_calls_do() {
+    let server = TestServer::with_model(small_model()).await;
+    let mut client = server.ready_client().await;
+    let words: Vec<&str> = SEED_001.split_whitespace().collect();
+    // article i: a run of the seed's words, 5 to 124 of them
+    let text = |i: usize| -> String {
+        let n = 5 + (i * 13) % 120;
+        words
+            .iter()
+            .cycle()
+            .skip((i * 7) % words.len())
+            .take(n)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let articles: Vec<Article> = (0..400).filter_map(|i| article(&format!("a{i}"), &text(i))).collect();
+    let mut singles = Vec::new();
+    for a in &articles {
+        let r = client
+            .classify(classify_req(Some(a.clone()), 3))
+            .await
+            .expect("single")
+            .into_inner();
+        singles.push(r.labels);
+    }
+    // text bytes: ~1.5 KB (on the task), ~20 KB (a worker thread), ~190 KB (all cores)
+    for count in [3, 40, 400] {
+        let batch = articles[..count].to_vec();
+        let bytes: usize = batch.iter().map(|a| a.text.len()).sum();
+        assert!(
+            (count == 3 && bytes < 16 << 10) || (count == 40 && bytes > 16 << 10) || bytes > 128 << 10,
+            "{count} articles, {bytes} bytes"
+        );
+        let r = client
+            .classify_batch(batch_req(batch, 3))
+            .await
+            .expect("batch")
+            .into_inner();
+        assert_eq!(r.results.len(), count);
+        for (i, res) in r.results.iter().enumerate() {
+            assert_eq!(res.id, format!("a{i}"));
+            assert_eq!(res.labels, singles[i], "article {i} of a batch of {count}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn large_batches_and_streams_keep_order() {
     let server = TestServer::with_model(small_model()).await;
