@@ -44,9 +44,13 @@ impl ArticleApi {
 }
 
 /// Check an article and return the text to classify (title + body; the body itself when
-/// there is no title).
-fn article_text<'a>(article: Option<&'a pb::Article>, field: &str, max_bytes: usize) -> Result<Cow<'a, str>, Error> {
-    let a = article.ok_or_else(|| Error::invalid(field, "is required"))?;
+/// there is no title). `field` names the article in an error, and is formatted only then.
+fn article_text<'a>(
+    article: Option<&'a pb::Article>,
+    field: impl std::fmt::Display,
+    max_bytes: usize,
+) -> Result<Cow<'a, str>, Error> {
+    let a = article.ok_or_else(|| Error::invalid(&field.to_string(), "is required"))?;
     if a.text.trim().is_empty() {
         return Err(Error::invalid(&format!("{field}.text"), "must not be empty"));
     }
@@ -247,19 +251,19 @@ impl ArticleApi {
         let model = served.clone();
         let bytes = text_bytes(req.articles.iter().map(Some));
         let results = run_batch(bytes, move |parallel| {
-            let one = |(i, a): (usize, &pb::Article)| match article_text(Some(a), &format!("articles[{i}]"), max_bytes)
-            {
-                Ok(text) => pb::ClassifyResult {
-                    id: a.id.clone(),
-                    labels: counted(&model, convert::labels(model.model.classify_explained(&text, k, terms))),
-                    error: None,
-                },
-                Err(e) => pb::ClassifyResult {
-                    id: a.id.clone(),
-                    labels: Vec::new(),
-                    error: Some(convert::item_error(&e)),
-                },
-            };
+            let one =
+                |(i, a): (usize, &pb::Article)| match article_text(Some(a), format_args!("articles[{i}]"), max_bytes) {
+                    Ok(text) => pb::ClassifyResult {
+                        id: a.id.clone(),
+                        labels: counted(&model, convert::labels(model.model.classify_explained(&text, k, terms))),
+                        error: None,
+                    },
+                    Err(e) => pb::ClassifyResult {
+                        id: a.id.clone(),
+                        labels: Vec::new(),
+                        error: Some(convert::item_error(&e)),
+                    },
+                };
             if parallel {
                 req.articles.par_iter().enumerate().map(one).collect::<Vec<_>>()
             } else {
