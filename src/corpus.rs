@@ -249,6 +249,10 @@ pub fn parse_row(line: &str) -> Result<Row, String> {
     parse_row_ref(line).map(RowRef::into_owned)
 }
 
+/// A line of the input as the bulk readers give it: its number, and its byte range or why
+/// it was not read.
+pub type LineAt = (usize, Result<std::ops::Range<usize>, String>);
+
 /// Lines of a JSONL stream as `(line number, line)`, skipping blank lines. Invalid UTF-8 is
 /// an error for that line only; an I/O error ends the stream.
 pub struct Lines<R> {
@@ -256,6 +260,8 @@ pub struct Lines<R> {
     number: usize,
     buf: Vec<u8>,
     chunk: Chunk,
+    /// The longest line the line-at-a-time methods hold (see [`Self::max_line`]).
+    max_line: usize,
 }
 
 pub fn lines<R: BufRead>(reader: R) -> Lines<R> {
@@ -264,20 +270,32 @@ pub fn lines<R: BufRead>(reader: R) -> Lines<R> {
         number: 0,
         buf: Vec::new(),
         chunk: Chunk::default(),
+        max_line: usize::MAX,
     }
 }
 
 impl<R: BufRead> Lines<R> {
+    /// Lines longer than `max_line` bytes become errors for their line, read past without
+    /// being held (the iterator's and [`Self::next_into`]'s limit; [`Self::next_chunk`]
+    /// takes its own).
+    pub fn max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line;
+        self
+    }
+
     /// Append the next non-blank line (without its line ending, or a leading BOM) to `buf`:
-    /// its line number and byte range there. The batch commands' path: no allocation per
-    /// line.
-    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<std::io::Result<(usize, std::ops::Range<usize>)>> {
+    /// its line number and byte range there, or why it was not read (too long).
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<std::io::Result<LineAt>> {
         let start = buf.len();
         loop {
             buf.truncate(start);
-            match self.reader.read_until(b'\n', buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            match read_line_capped(&mut self.reader, buf, self.max_line) {
+                Ok((0, _)) => return None,
+                Ok((_, false)) => {}
+                Ok((_, true)) => {
+                    self.number += 1;
+                    return Some(Ok((self.number, Err(too_long(self.max_line)))));
+                }
                 Err(e) => return Some(Err(e)),
             }
             self.number += 1;
@@ -294,22 +312,25 @@ impl<R: BufRead> Lines<R> {
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(Ok((self.number, from..from + raw.len())));
+            return Some(Ok((self.number, Ok(from..from + raw.len()))));
         }
     }
 
     /// The next lines in bulk: reads of at least [`CHUNK_READ`] bytes straight into one
     /// reused buffer, split there, until `rows` holds `max_rows` lines or the buffer
     /// `max_bytes`. Each line [`Self::next_into`] would give (numbered and trimmed the same)
-    /// that `keep` accepts by its number goes to `rows` as its number and byte range in the
-    /// returned bytes; no rows means the end of the input. A line the last read cut is kept
-    /// for the next call. The batch commands' path: a line costs a search for its newline,
+    /// that `keep` accepts by its number goes to `rows` with its byte range in the returned
+    /// bytes; no rows means the end of the input. A line the last read cut is kept for the
+    /// next call. A line longer than `max_line` bytes is not held: it goes to `rows` as an
+    /// error, and its bytes are dropped as they arrive (a file without newlines must not
+    /// fill the memory). The batch commands' path: a line costs a search for its newline,
     /// not a copy and a call. Not to be mixed with the line-at-a-time methods.
     pub fn next_chunk(
         &mut self,
-        rows: &mut Vec<(usize, std::ops::Range<usize>)>,
+        rows: &mut Vec<LineAt>,
         max_rows: usize,
         max_bytes: usize,
+        max_line: usize,
         keep: impl Fn(usize) -> bool,
     ) -> std::io::Result<&[u8]> {
         rows.clear();
@@ -320,13 +341,37 @@ impl<R: BufRead> Lines<R> {
         chunk.cut = 0;
         let mut searched = 0;
         loop {
-            while let Some(at) = memchr::memchr(b'\n', chunk.bytes.get(searched..chunk.filled).unwrap_or_default()) {
-                let end = searched + at;
-                chunk_line(&mut self.number, &chunk.bytes, chunk.cut..end, rows, &keep);
-                chunk.cut = end + 1;
+            if chunk.skipping {
+                // the rest of a line too long to hold: up to its newline, if it has come
+                match memchr::memchr(b'\n', chunk.bytes.get(chunk.cut..chunk.filled).unwrap_or_default()) {
+                    Some(at) => {
+                        chunk.cut += at + 1;
+                        chunk.skipping = false;
+                    }
+                    None => chunk.filled = chunk.cut,
+                }
                 searched = chunk.cut;
             }
-            searched = chunk.filled;
+            if !chunk.skipping {
+                while let Some(at) = memchr::memchr(b'\n', chunk.bytes.get(searched..chunk.filled).unwrap_or_default())
+                {
+                    let end = searched + at;
+                    chunk_line(&mut self.number, &chunk.bytes, chunk.cut..end, max_line, rows, &keep);
+                    chunk.cut = end + 1;
+                    searched = chunk.cut;
+                }
+                searched = chunk.filled;
+                // (one byte more: it may be the "\r" of the line's "\r\n")
+                if chunk.filled - chunk.cut > max_line.saturating_add(1) {
+                    self.number += 1;
+                    if keep(self.number) {
+                        rows.push((self.number, Err(too_long(max_line))));
+                    }
+                    chunk.skipping = true;
+                    chunk.filled = chunk.cut;
+                    searched = chunk.cut;
+                }
+            }
             if !rows.is_empty() && (rows.len() >= max_rows || chunk.filled >= max_bytes) {
                 break;
             }
@@ -346,10 +391,18 @@ impl<R: BufRead> Lines<R> {
                 .read(chunk.bytes.get_mut(chunk.filled..).unwrap_or_default())
             {
                 Ok(0) => {
-                    if chunk.cut < chunk.filled {
-                        chunk_line(&mut self.number, &chunk.bytes, chunk.cut..chunk.filled, rows, &keep);
+                    if !chunk.skipping && chunk.cut < chunk.filled {
+                        chunk_line(
+                            &mut self.number,
+                            &chunk.bytes,
+                            chunk.cut..chunk.filled,
+                            max_line,
+                            rows,
+                            &keep,
+                        );
                         chunk.cut = chunk.filled;
                     }
+                    chunk.skipping = false;
                     break;
                 }
                 Ok(n) => chunk.filled += n,
@@ -368,6 +421,49 @@ struct Chunk {
     bytes: Vec<u8>,
     filled: usize,
     cut: usize,
+    /// Dropping the rest of a line that was too long.
+    skipping: bool,
+}
+
+/// `read_until(b'\n')` that holds at most `max_line` bytes of a line (plus its line ending):
+/// the bytes read, and whether the line was longer (then `buf` keeps none of it, and the
+/// reader is past its newline).
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>, max_line: usize) -> std::io::Result<(usize, bool)> {
+    let start = buf.len();
+    let (mut read, mut too_long) = (0, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((read, too_long));
+        }
+        let (ended, used) = match memchr::memchr(b'\n', available) {
+            Some(at) => (true, at + 1),
+            None => (false, available.len()),
+        };
+        if !too_long {
+            buf.extend_from_slice(&available[..used]);
+            let line = &buf[start..];
+            let content = line.strip_suffix(b"\n").unwrap_or(line);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if content.len() > max_line {
+                too_long = true;
+                buf.truncate(start);
+            }
+        }
+        reader.consume(used);
+        read += used;
+        if ended {
+            return Ok((read, too_long));
+        }
+    }
+}
+
+fn too_long(max_line: usize) -> String {
+    format!("line longer than {max_line} bytes; skipped")
 }
 
 /// Bytes [`Lines::next_chunk`] leaves room for before each read.
@@ -379,7 +475,8 @@ fn chunk_line(
     number: &mut usize,
     bytes: &[u8],
     range: std::ops::Range<usize>,
-    rows: &mut Vec<(usize, std::ops::Range<usize>)>,
+    max_line: usize,
+    rows: &mut Vec<LineAt>,
     keep: &impl Fn(usize) -> bool,
 ) {
     *number += 1;
@@ -387,6 +484,12 @@ fn chunk_line(
         return;
     };
     raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.len() > max_line {
+        if keep(*number) {
+            rows.push((*number, Err(too_long(max_line))));
+        }
+        return;
+    }
     let mut from = range.start;
     if *number == 1 {
         if let Some(rest) = raw.strip_prefix(b"\xef\xbb\xbf") {
@@ -395,7 +498,7 @@ fn chunk_line(
         }
     }
     if !raw.iter().all(u8::is_ascii_whitespace) && keep(*number) {
-        rows.push((*number, from..from + raw.len()));
+        rows.push((*number, Ok(from..from + raw.len())));
     }
 }
 
@@ -412,7 +515,7 @@ impl<R: BufRead> Iterator for Lines<R> {
         buf.clear();
         let item = self
             .next_into(&mut buf)
-            .map(|r| r.map(|(n, range)| (n, utf8_line(&buf[range]).map(str::to_string))));
+            .map(|r| r.map(|(n, line)| (n, line.and_then(|range| utf8_line(&buf[range]).map(str::to_string)))));
         self.buf = buf;
         item
     }
@@ -716,30 +819,79 @@ mod tests {
         let mut buf = Vec::new();
         while let Some(item) = one.next_into(&mut buf) {
             let (n, range) = item.unwrap();
-            expected.push((n, buf[range].to_vec()));
+            expected.push((n, buf[range.unwrap()].to_vec()));
             buf.clear();
         }
         assert_eq!(expected.len(), 2000 + 4 + 3);
-        for step in [1, 7, 4096, CHUNK_READ, usize::MAX] {
-            for (max_rows, max_bytes) in [(1, usize::MAX), (3, 10), (4096, 8 << 20)] {
-                for every in [1, 3] {
-                    let keep = |n: usize| n % every == 0;
-                    let mut chunks = lines(std::io::BufReader::new(Trickle { data: &data, step }));
-                    let mut rows = Vec::new();
-                    let mut got = Vec::new();
-                    loop {
-                        let text = chunks.next_chunk(&mut rows, max_rows, max_bytes, keep).unwrap();
-                        if rows.is_empty() {
-                            break;
+        // with a line limit below the long lines' length, those four are errors instead
+        for max_line in [usize::MAX, 2 * CHUNK_READ] {
+            let expected: Vec<(usize, Result<Vec<u8>, String>)> = expected
+                .iter()
+                .map(|(n, line)| match line.len() > max_line {
+                    true => (*n, Err(too_long(max_line))),
+                    false => (*n, Ok(line.clone())),
+                })
+                .collect();
+            // the line-at-a-time reader, with the same limit, agrees
+            let mut capped = lines(std::io::BufReader::new(Trickle {
+                data: &data,
+                step: 4096,
+            }))
+            .max_line(max_line);
+            let mut one_by_one = Vec::new();
+            while let Some(item) = capped.next_into(&mut buf) {
+                let (n, line) = item.unwrap();
+                one_by_one.push((n, line.map(|r| buf[r].to_vec())));
+                buf.clear();
+            }
+            assert!(one_by_one == expected, "line limit {max_line}");
+            for step in [1, 7, 4096, CHUNK_READ, usize::MAX] {
+                for (max_rows, max_bytes) in [(1, usize::MAX), (3, 10), (4096, 8 << 20)] {
+                    for every in [1, 3] {
+                        let keep = |n: usize| n % every == 0;
+                        let mut chunks = lines(std::io::BufReader::new(Trickle { data: &data, step }));
+                        let mut rows = Vec::new();
+                        let mut got = Vec::new();
+                        loop {
+                            let text = chunks
+                                .next_chunk(&mut rows, max_rows, max_bytes, max_line, keep)
+                                .unwrap();
+                            if rows.is_empty() {
+                                break;
+                            }
+                            got.extend(rows.iter().map(|(n, r)| (*n, r.clone().map(|r| text[r].to_vec()))));
+                            if max_bytes == 10 && max_line < usize::MAX {
+                                // a long line is dropped as it comes, not held
+                                assert!(chunks.chunk.bytes.len() <= max_line + 2 * CHUNK_READ);
+                            }
                         }
-                        got.extend(rows.iter().map(|(n, r)| (*n, text[r.clone()].to_vec())));
+                        let want: Vec<_> = expected.iter().filter(|(n, _)| keep(*n)).cloned().collect();
+                        let case = format!("line limit {max_line}, step {step}, rows {max_rows}, every {every}");
+                        assert_eq!(got.len(), want.len(), "{case}");
+                        assert!(got == want, "{case}");
                     }
-                    let want: Vec<_> = expected.iter().filter(|(n, _)| keep(*n)).cloned().collect();
-                    assert_eq!(got.len(), want.len(), "step {step}, rows {max_rows}, every {every}");
-                    assert!(got == want, "step {step}, rows {max_rows}, every {every}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_file_without_newlines_is_one_line_too_long_not_a_full_memory() {
+        let data = vec![b'{'; 5 * CHUNK_READ + 3];
+        let mut chunks = lines(std::io::BufReader::new(Trickle {
+            data: &data,
+            step: CHUNK_READ / 2,
+        }));
+        let mut rows = Vec::new();
+        chunks.next_chunk(&mut rows, 10, 1 << 20, CHUNK_READ, |_| true).unwrap();
+        assert_eq!(rows, [(1, Err(too_long(CHUNK_READ)))]);
+        chunks.next_chunk(&mut rows, 10, 1 << 20, CHUNK_READ, |_| true).unwrap();
+        assert!(rows.is_empty());
+        assert!(
+            chunks.chunk.bytes.len() <= 3 * CHUNK_READ,
+            "{}",
+            chunks.chunk.bytes.len()
+        );
     }
 
     #[test]

@@ -93,6 +93,33 @@ fn classify_answers_every_row_in_order_and_names_bad_lines() {
 }
 
 #[test]
+fn a_line_over_the_limit_is_an_error_row_and_the_rows_after_it_are_answered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = model_file(dir.path());
+    let long = format!("{{\"id\":\"b\",\"text\":\"{}\"}}", "kokain ".repeat(100));
+    let input = format!("{{\"id\":\"a\",\"text\":\"kartel kokain\"}}\n{long}\n{{\"id\":\"c\",\"text\":\"vaksin\"}}\n");
+    let o = warta(&["classify", "--model", &model, "--max-line-bytes", "200"], &input);
+    assert!(o.status.success());
+    let rows = stdout_lines(&o);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["id"], "a");
+    assert_eq!(rows[1]["line"], 2);
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .expect("error")
+            .contains("longer than 200 bytes"),
+        "{}",
+        rows[1]
+    );
+    assert_eq!(rows[2]["id"], "c");
+    assert!(rows[2]["labels"][0]["label"].is_string());
+    // within the limit, the same line is an ordinary row
+    let o = warta(&["classify", "--model", &model, "--max-line-bytes", "1000"], &input);
+    assert_eq!(stdout_lines(&o)[1]["id"], "b");
+}
+
+#[test]
 fn eval_json_has_the_spec_fields() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = model_file(dir.path());

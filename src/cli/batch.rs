@@ -2,7 +2,7 @@
 //! in constant memory. A bad row gets an error line (with its line number) and the rest go on.
 
 use super::{load_or_default, BatchArgs, ClassifyArgs, ExtractArgs, Progress, TagArgs};
-use crate::corpus::{lines, parse_row_ref, read_text_file, RowRef};
+use crate::corpus::{lines, parse_row_ref, read_text_file, LineAt, RowRef};
 use crate::error::Error;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -89,6 +89,18 @@ impl Answers {
         self.failures.clear();
         self.rows = 0;
         self.skipped = 0;
+    }
+
+    /// Input line `n` could not be read (`message` says why): its error row, unless an earlier
+    /// run already answered that line.
+    fn fail(&mut self, n: usize, message: &str, done: &Done) {
+        if done.contains(n, None) {
+            self.skipped += 1;
+            return;
+        }
+        self.rows += 1;
+        self.out.extend_from_slice(&error_row(n, None, message));
+        self.failures.push((n, message.to_string()));
     }
 
     /// Answer input line `n`: append the row's JSON line, or an error row naming the line.
@@ -323,14 +335,15 @@ fn each_row(
     let mut tally = Tally::new();
     let mut lines = lines(reader);
     let in_shard = |n: usize| batch.shard.is_none_or(|(i, k)| (n - 1) % k == i);
+    let max_line = usize::try_from(batch.max_line_bytes).unwrap_or(usize::MAX);
     // each row's line number and place in the chunk's bytes
-    let mut rows: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(CHUNK);
+    let mut rows: Vec<LineAt> = Vec::with_capacity(CHUNK);
     let threads = rayon::current_num_threads().max(1);
     // the slices' answers, kept from chunk to chunk: output buffers allocated anew took
     // fresh pages every time
     let mut parts: Vec<Answers> = Vec::new();
     loop {
-        let text = lines.next_chunk(&mut rows, CHUNK, CHUNK_BYTES, in_shard)?;
+        let text = lines.next_chunk(&mut rows, CHUNK, CHUNK_BYTES, max_line, in_shard)?;
         if rows.is_empty() {
             break;
         }
@@ -340,10 +353,13 @@ fn each_row(
         if parts.len() < slices {
             parts.resize_with(slices, Answers::default);
         }
-        let answer = |(part, answers): (&[(usize, std::ops::Range<usize>)], &mut Answers)| {
+        let answer = |(part, answers): (&[LineAt], &mut Answers)| {
             answers.clear();
-            for (n, range) in part {
-                answers.answer(*n, &text[range.clone()], &done, &f);
+            for (n, line) in part {
+                match line {
+                    Ok(range) => answers.answer(*n, &text[range.clone()], &done, &f),
+                    Err(message) => answers.fail(*n, message, &done),
+                }
             }
         };
         if threads == 1 {

@@ -229,7 +229,7 @@ pub struct EvalArgs {
 }
 
 /// Options every batch command (`classify`, `extract`) shares.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Args)]
 pub struct BatchArgs {
     /// Write the output rows to this file instead of standard output.
     #[arg(long, short = 'o', env = "WARTA_OUTPUT")]
@@ -245,6 +245,25 @@ pub struct BatchArgs {
     /// Progress bar on standard error: auto (only on a terminal), always or never.
     #[arg(long, env = "WARTA_PROGRESS", value_enum, default_value = "auto")]
     pub progress: Progress,
+    /// The longest input line read, in bytes: a longer one (a file without newlines, say)
+    /// becomes an error row for its line and is read past, never held in memory.
+    #[arg(long, env = "WARTA_MAX_LINE_BYTES", default_value_t = MAX_LINE_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
+}
+
+/// The default of `--max-line-bytes`: far beyond any article, far below a memory's worth.
+const MAX_LINE_BYTES: u64 = 64 << 20;
+
+impl Default for BatchArgs {
+    fn default() -> Self {
+        BatchArgs {
+            output: None,
+            resume: false,
+            shard: None,
+            progress: Progress::default(),
+            max_line_bytes: MAX_LINE_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

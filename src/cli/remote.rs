@@ -123,11 +123,12 @@ fn reader(args: &ClassifyArgs, done: Done) -> Result<(mpsc::Receiver<std::io::Re
     } = batch::open_input(&args.input, args.batch.progress)?;
     let (tx, rx) = mpsc::channel(1024);
     let shard = args.batch.shard;
+    let max_line = usize::try_from(args.batch.max_line_bytes).unwrap_or(usize::MAX);
     let (top_k, explain) = (args.top_k as u32, args.explain);
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let skipped_in = std::sync::Arc::clone(&skipped);
     std::thread::spawn(move || {
-        for item in lines(input) {
+        for item in lines(input).max_line(max_line) {
             let item = item.map(|(n, line)| {
                 if shard.is_some_and(|(i, k)| (n - 1) % k != i) {
                     return None;
