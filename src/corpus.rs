@@ -299,20 +299,9 @@ impl<R: BufRead> Lines<R> {
                 Err(e) => return Some(Err(e)),
             }
             self.number += 1;
-            let mut raw = &buf[start..];
-            raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-            raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let mut from = start;
-            if self.number == 1 {
-                if let Some(rest) = raw.strip_prefix(b"\xef\xbb\xbf") {
-                    raw = rest;
-                    from += 3;
-                }
+            if let Some(content) = line_content(self.number, buf, start..buf.len()) {
+                return Some(Ok((self.number, Ok(content))));
             }
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(Ok((self.number, Ok(from..from + raw.len()))));
         }
     }
 
@@ -480,26 +469,34 @@ fn chunk_line(
     keep: &impl Fn(usize) -> bool,
 ) {
     *number += 1;
-    let Some(mut raw) = bytes.get(range.clone()) else {
-        return;
-    };
-    raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    if raw.len() > max_line {
-        if keep(*number) {
-            rows.push((*number, Err(too_long(max_line))));
+    let line = bytes.get(range.clone()).unwrap_or_default();
+    let line = if line.strip_suffix(b"\r").unwrap_or(line).len() > max_line {
+        Err(too_long(max_line))
+    } else {
+        match line_content(*number, bytes, range) {
+            Some(content) => Ok(content),
+            None => return,
         }
-        return;
+    };
+    if keep(*number) {
+        rows.push((*number, line));
     }
+}
+
+/// Line `number`, at `range` of `bytes`, without its line ending (and on the first line
+/// without a BOM): where its content lies, or `None` when it is blank (not a row).
+fn line_content(number: usize, bytes: &[u8], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    let mut raw = bytes.get(range.clone())?;
+    raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let mut from = range.start;
-    if *number == 1 {
+    if number == 1 {
         if let Some(rest) = raw.strip_prefix(b"\xef\xbb\xbf") {
             raw = rest;
             from += 3;
         }
     }
-    if !raw.iter().all(u8::is_ascii_whitespace) && keep(*number) {
-        rows.push((*number, Ok(from..from + raw.len())));
-    }
+    (!raw.iter().all(u8::is_ascii_whitespace)).then(|| from..from + raw.len())
 }
 
 /// Why a line is not text: the message for its error row.
