@@ -325,9 +325,7 @@ impl<R: BufRead> Lines<R> {
         rows.clear();
         let chunk = &mut self.chunk;
         // the line the previous call's last read cut goes first
-        chunk.bytes.copy_within(chunk.cut..chunk.filled, 0);
-        chunk.filled -= chunk.cut;
-        chunk.cut = 0;
+        chunk.drop_whole_lines();
         let mut searched = 0;
         loop {
             if chunk.skipping {
@@ -366,10 +364,8 @@ impl<R: BufRead> Lines<R> {
             }
             if rows.is_empty() && chunk.cut > 0 {
                 // nothing kept yet (blank lines, other shards): make room
-                chunk.bytes.copy_within(chunk.cut..chunk.filled, 0);
-                chunk.filled -= chunk.cut;
                 searched -= chunk.cut;
-                chunk.cut = 0;
+                chunk.drop_whole_lines();
             }
             if chunk.bytes.len() < chunk.filled + CHUNK_READ {
                 chunk.bytes.resize(chunk.filled + CHUNK_READ, 0);
@@ -412,6 +408,15 @@ struct Chunk {
     cut: usize,
     /// Dropping the rest of a line that was too long.
     skipping: bool,
+}
+
+impl Chunk {
+    /// Forget the whole lines, moving the unfinished one to the front.
+    fn drop_whole_lines(&mut self) {
+        self.bytes.copy_within(self.cut..self.filled, 0);
+        self.filled -= self.cut;
+        self.cut = 0;
+    }
 }
 
 /// `read_until(b'\n')` that holds at most `max_line` bytes of a line (plus its line ending):

@@ -99,8 +99,13 @@ impl Answers {
             return;
         }
         self.rows += 1;
-        self.out.extend_from_slice(&error_row(n, None, message));
-        self.failures.push((n, message.to_string()));
+        self.failed(n, None, message.to_string());
+    }
+
+    /// Line `n`'s error row, and the failure counted.
+    fn failed(&mut self, n: usize, id: Option<&str>, message: String) {
+        self.out.extend_from_slice(&error_row(n, id, &message));
+        self.failures.push((n, message));
     }
 
     /// Answer input line `n`: append the row's JSON line, or an error row naming the line.
@@ -114,8 +119,7 @@ impl Answers {
         let start = self.out.len();
         if let Err((id, message)) = line.map_err(|e| (None, e)).and_then(|l| f(l, &mut self.out)) {
             self.out.truncate(start);
-            self.out.extend_from_slice(&error_row(n, id.as_deref(), &message));
-            self.failures.push((n, message));
+            self.failed(n, id.as_deref(), message);
         }
     }
 }
