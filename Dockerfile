@@ -28,6 +28,9 @@
 ############################ builder ############################
 FROM rust:1-bookworm AS builder
 WORKDIR /src
+# Cargo features of the binary, e.g. `--build-arg FEATURES=mimalloc` (about 10% less CPU per
+# call, about 80% more memory; README, Deployment) or `FEATURES=otlp,mimalloc`.
+ARG FEATURES=""
 
 # 1. Dependencies only, cached until Cargo.toml / Cargo.lock change. Stub targets stand
 #    in for the real sources: the [[bench]] entries must exist for Cargo to read the
@@ -38,7 +41,7 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
     && for b in topic ner grpc_load; do echo 'fn main() {}' > "benches/$b.rs"; done \
-    && cargo build --release --locked \
+    && cargo build --release --locked --features "$FEATURES" \
     && rm -rf build.rs src benches \
               target/release/warta target/release/warta.d \
               target/release/.fingerprint/warta-* \
@@ -53,7 +56,7 @@ COPY proto ./proto
 COPY data ./data
 COPY benches ./benches
 COPY src ./src
-RUN cargo build --release --locked \
+RUN cargo build --release --locked --features "$FEATURES" \
     && ./target/release/warta --version
 
 ############################ runtime ############################

@@ -1,3 +1,8 @@
+// A build option for servers (see the `mimalloc` feature in Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use warta::cli::{self, Cli, Command};
 
