@@ -6,6 +6,8 @@
 //!
 //! Run: `benches/ner.sh` (sets up the peer's Python environment), or `cargo bench --bench ner`
 //! with `WARTA_SHARED` (default `../shared`) and `WARTA_PYTHON` (with sklearn-crfsuite) set.
+//! `benches/ner.sh --test` scores the held-back test splits instead of dev (`<corpus>/test.jsonl`
+//! under `$WARTA_HOLDOUT`, default the corpora folder).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +52,10 @@ fn main() {
     let shared = PathBuf::from(std::env::var("WARTA_SHARED").unwrap_or_else(|_| "../shared".into()));
     let python = std::env::var("WARTA_PYTHON").unwrap_or_else(|_| "python3".into());
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // `--test`: score the held-back test splits, `<corpus>/test.jsonl` under $WARTA_HOLDOUT
+    // (default: the corpora folder), in place of dev; a corpus without one is skipped
+    let test = std::env::args().any(|a| a == "--test");
+    let holdout = std::env::var_os("WARTA_HOLDOUT").map_or_else(|| shared.join("corpora"), PathBuf::from);
     let peer = shared.join("bench/ner_peer.py");
     if !shared.join("corpora").is_dir() {
         eprintln!("no corpora under {}: set WARTA_SHARED", shared.display());
@@ -66,7 +72,16 @@ fn main() {
             continue;
         }
         let dir = shared.join("corpora").join(corpus);
-        let (train_path, dev_path) = (dir.join("train.jsonl"), dir.join("dev.jsonl"));
+        let train_path = dir.join("train.jsonl");
+        let dev_path = if test {
+            holdout.join(corpus).join("test.jsonl")
+        } else {
+            dir.join("dev.jsonl")
+        };
+        if test && !dev_path.is_file() {
+            eprintln!("{corpus}: no held-back test split at {}; skipped", dev_path.display());
+            continue;
+        }
         let (train, dev) = (read(&train_path), read(&dev_path));
         let started = Instant::now();
         let tagger = Tagger::train(&train, &NerConfig::default()).expect("train");

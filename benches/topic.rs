@@ -6,7 +6,8 @@
 //!
 //! Run: `benches/topic.sh` (sets up the peers' Python environment), or
 //! `cargo bench --bench topic` with `WARTA_SHARED` (default `../shared`) and `WARTA_PYTHON`
-//! (default `python3`, must have scikit-learn and fasttext) set.
+//! (default `python3`, must have scikit-learn and fasttext) set. `benches/topic.sh --test`
+//! scores the held-back test splits instead of dev (see [`test_splits`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,7 @@ use warta::model::{train, Algorithm, Example, TrainConfig};
 struct Split {
     name: &'static str,
     train: PathBuf,
+    /// The rows scored: dev, or with `--test` the held-back test split.
     dev: PathBuf,
 }
 
@@ -237,10 +239,34 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// With `--test`, the held-back test splits in place of dev: `<corpus>/test.jsonl` under
+/// `$WARTA_HOLDOUT` (default: the corpora folder), the rows scored after training on the whole
+/// train split (AG News too: its train.jsonl is what the held-back rows were kept out of). A
+/// corpus without its test file is skipped, with a line saying where it was looked for.
+fn test_splits(corpora: &Path) -> Vec<Split> {
+    let holdout = std::env::var_os("WARTA_HOLDOUT").map_or_else(|| corpora.to_path_buf(), PathBuf::from);
+    ["sib200-ind", "sib200-eng", "ag-news"]
+        .into_iter()
+        .filter_map(|name| {
+            let test = holdout.join(name).join("test.jsonl");
+            if !test.is_file() {
+                println!("{name}: no held-back test split at {}; skipped", test.display());
+                return None;
+            }
+            Some(Split {
+                name,
+                train: corpora.join(name).join("train.jsonl"),
+                dev: test,
+            })
+        })
+        .collect()
+}
+
 fn main() {
     let shared = PathBuf::from(std::env::var("WARTA_SHARED").unwrap_or_else(|_| "../shared".into()));
     let python = std::env::var("WARTA_PYTHON").unwrap_or_else(|_| "python3".into());
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let test = std::env::args().any(|a| a == "--test");
     if !shared.join("corpora").is_dir() {
         eprintln!("no corpora under {}: set WARTA_SHARED", shared.display());
         return;
@@ -248,19 +274,24 @@ fn main() {
     let work = PathBuf::from("target/bench-data");
     std::fs::create_dir_all(&work).expect("mkdir");
     let corpora = shared.join("corpora");
-    let splits = [
-        Split {
-            name: "sib200-ind",
-            train: corpora.join("sib200-ind/train.jsonl"),
-            dev: corpora.join("sib200-ind/dev.jsonl"),
-        },
-        Split {
-            name: "sib200-eng",
-            train: corpora.join("sib200-eng/train.jsonl"),
-            dev: corpora.join("sib200-eng/dev.jsonl"),
-        },
-        ag_news_split(&shared, &work),
-    ];
+    let scored = if test { "test" } else { "dev" };
+    let splits = if test {
+        test_splits(&corpora)
+    } else {
+        vec![
+            Split {
+                name: "sib200-ind",
+                train: corpora.join("sib200-ind/train.jsonl"),
+                dev: corpora.join("sib200-ind/dev.jsonl"),
+            },
+            Split {
+                name: "sib200-eng",
+                train: corpora.join("sib200-eng/train.jsonl"),
+                dev: corpora.join("sib200-eng/dev.jsonl"),
+            },
+            ag_news_split(&shared, &work),
+        ]
+    };
     let mut configs: Vec<(String, TrainConfig)> = Algorithm::ALL
         .iter()
         .map(|&a| {
@@ -288,8 +319,8 @@ fn main() {
     configs.push(variant("stemmed", |f| f.stem = true));
     for split in splits.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
         let train_rows = read_labelled(&split.train).expect("train split");
-        let dev_rows = read_labelled(&split.dev).expect("dev split");
-        let many_path = work.join(format!("{}-predict.jsonl", split.name));
+        let dev_rows = read_labelled(&split.dev).expect("scored split");
+        let many_path = work.join(format!("{}-{scored}-predict.jsonl", split.name));
         // enough documents that process start and model load do not dominate the CLI rate
         let many = inflate(&dev_rows, 100_000, &many_path);
         let (mut results, mut models): (Vec<Result>, Vec<Option<PathBuf>>) = configs
@@ -340,7 +371,7 @@ fn main() {
             .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
             .map(|p| p.docs_per_s);
         println!(
-            "\n## {} (train {} → dev {}; predict rate over {} docs, one thread; timings: warta best of {} runs, peers best of {})",
+            "\n## {} (train {} → {scored} {}; predict rate over {} docs, one thread; timings: warta best of {} runs, peers best of {})",
             split.name,
             train_rows.len(),
             dev_rows.len(),
