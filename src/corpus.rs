@@ -24,14 +24,34 @@ impl Row {
     }
 }
 
-/// Headline and body joined the one way training and serving both use (the body itself,
-/// borrowed, when there is no headline).
+/// Headline and body joined the one way training and serving both use. The body alone,
+/// borrowed, when there is no headline or the body already opens with it: feeds such as AG
+/// News's send `"title"` beside a `"text"` that is title + description, and counting the
+/// headline twice would weigh its words double against rows that send the text alone.
 pub fn join_title<'a>(title: &str, text: &'a str) -> Cow<'a, str> {
-    if title.trim().is_empty() {
+    let title = title.trim();
+    if title.is_empty() || opens_with(text, title) {
         Cow::Borrowed(text)
     } else {
-        Cow::Owned(format!("{}\n{}", title.trim(), text))
+        Cow::Owned(format!("{title}\n{text}"))
     }
+}
+
+/// Does `text` start with the words of `title`, whatever whitespace separates them, and end
+/// them where the title does ("Obama visits Paris" opens "Obama  visits Paris today", not
+/// "Obama visits Parisian cafés")?
+fn opens_with(text: &str, title: &str) -> bool {
+    let mut rest = text;
+    for (i, word) in title.split_whitespace().enumerate() {
+        if i > 0 && !rest.starts_with(char::is_whitespace) {
+            return false;
+        }
+        match rest.trim_start().strip_prefix(word) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.chars().next().is_none_or(|c| !c.is_alphanumeric())
 }
 
 #[derive(Deserialize)]
@@ -772,6 +792,17 @@ mod tests {
         let r = parse_row(r#"{"text": "t", "labels": ["a", "b"], "title": "H"}"#).unwrap();
         assert_eq!(r.labels, ["a", "b"]);
         assert_eq!(r.full_text(), "H\nt");
+        // a body that already opens with its headline is not given it twice
+        let r = parse_row(r#"{"title": " Oil rises ", "text": "Oil rises. Prices up"}"#).unwrap();
+        assert_eq!(r.full_text(), "Oil rises. Prices up");
+        let r = parse_row(r#"{"title": "Oil", "text": "Oilfield output"}"#).unwrap();
+        assert_eq!(r.full_text(), "Oil\nOilfield output");
+        let r = parse_row(r#"{"title": "Oil rises", "text": "Oil rises"}"#).unwrap();
+        assert_eq!(r.full_text(), "Oil rises");
+        let r = parse_row(r#"{"title": "Oil  rises", "text": " Oil\nrises: up"}"#).unwrap();
+        assert_eq!(r.full_text(), " Oil\nrises: up");
+        let r = parse_row(r#"{"title": "Oil rises", "text": "Oilrises"}"#).unwrap();
+        assert_eq!(r.full_text(), "Oil rises\nOilrises");
         assert!(parse_row(r#"{"id": "1"}"#).unwrap_err().contains("text"));
         assert!(parse_row("not json").unwrap_err().contains("invalid JSON"));
         assert!(parse_row(r#"{"id": [1], "text": "t"}"#).unwrap_err().contains("id"));

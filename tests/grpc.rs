@@ -124,6 +124,31 @@ async fn classify_returns_sorted_probabilities_and_honours_top_k() {
 }
 
 #[tokio::test]
+async fn a_headline_the_text_already_opens_with_counts_once() {
+    let server = TestServer::with_model(small_model()).await;
+    let client = server.client().await;
+    let classify = |title: &str, text: &str| {
+        let mut a = article("x", text).expect("article");
+        a.title = title.into();
+        let req = classify_req(Some(a), 0);
+        let mut client = client.clone();
+        async move { client.classify(req).await.expect("classify").into_inner().labels }
+    };
+    let (headline, body) = (
+        "Kartel narkoba ditangkap",
+        "Polisi menyita kokain dan sabu di pelabuhan; pejabat imigrasi memeriksa para migran.",
+    );
+    // AG News style: the text is headline + body, and the headline is sent beside it too
+    let text_alone = classify("", &format!("{headline} {body}")).await;
+    let both = classify(headline, &format!("{headline} {body}")).await;
+    assert_eq!(both, text_alone);
+    // a headline the text does not open with is classified with it, and moves the scores
+    let apart = classify(headline, body).await;
+    let body_alone = classify("", body).await;
+    assert_ne!(apart, body_alone);
+}
+
+#[tokio::test]
 async fn bad_articles_are_invalid_argument_naming_the_field() {
     let server = TestServer::with_model(small_model()).await;
     let mut client = server.client().await;
