@@ -7,12 +7,15 @@
 //! plain linear SVM). Strong on short texts.
 
 use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
-use super::softmax::{fit_binary, MarginLoss};
+use super::softmax::{fit_binary, fit_svm_dual, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
 use ndarray::Array1;
 use rayon::prelude::*;
+
+/// Where dual coordinate descent stops: the projected gradient's spread (liblinear's 0.1).
+pub(crate) const DUAL_TOLERANCE: f64 = 0.1;
 
 /// Which binary model is fitted over the NB-weighted features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +163,10 @@ fn fit_nb_weighted(
                 });
             }
             let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
-            let (w, b) = fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5);
+            let (w, b) = match loss {
+                MarginLoss::SquaredHinge => fit_svm_dual(&scaled, &signs, rows, c, max_iter, DUAL_TOLERANCE),
+                MarginLoss::Logistic => fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5),
+            };
             // the ratio folded into the weight: one sparse dot product at prediction
             let w: Vec<f64> = w.iter().zip(&r).map(|(&w, &r)| (r * w as f32) as f64).collect();
             (w, b)
