@@ -164,10 +164,11 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, env = "WARTA_OUT")]
     pub out: PathBuf,
-    /// Classifier: logreg (multinomial logistic regression), complement-nb, multinomial-nb, nb-logreg
-    /// (NB-weighted one-vs-rest logistic regression), linear-svm (calibrated linear SVM) or nb-svm
-    /// (calibrated linear SVM over NB-weighted features).
-    #[arg(long, env = "WARTA_ALGORITHM", default_value = "complement-nb")]
+    /// Classifier: ensemble (complement-nb and nb-svm, log-probabilities averaged), logreg
+    /// (multinomial logistic regression), complement-nb, multinomial-nb, nb-logreg (NB-weighted
+    /// one-vs-rest logistic regression), linear-svm (calibrated linear SVM) or nb-svm (calibrated
+    /// linear SVM over NB-weighted features).
+    #[arg(long, env = "WARTA_ALGORITHM", default_value = "ensemble")]
     pub algorithm: Algorithm,
     /// Search a small grid (algorithm × C/alpha × character n-grams on/off × word n-gram
     /// length) by k-fold cross-validation, print it, and train the winner.
@@ -176,10 +177,11 @@ pub struct TrainArgs {
     /// Folds of cross-validation before the final fit (0 or 1: none).
     #[arg(long, env = "WARTA_FOLDS", default_value_t = 5)]
     pub folds: usize,
-    /// Inverse L2 regularisation of logreg, nb-logreg, linear-svm and nb-svm (default: 10, 20, 1, 1).
+    /// Inverse L2 regularisation of logreg, nb-logreg, linear-svm, nb-svm and the ensemble's
+    /// nb-svm (default: 10, 20, 1, 1, 1).
     #[arg(long = "c", env = "WARTA_C")]
     pub c: Option<f64>,
-    /// Smoothing of complement-nb and multinomial-nb (default: 0.1).
+    /// Smoothing of complement-nb, multinomial-nb and the ensemble's complement-nb (default: 0.1).
     #[arg(long, env = "WARTA_ALPHA")]
     pub alpha: Option<f64>,
     /// Longest word n-gram (1–3).

@@ -80,6 +80,25 @@ impl LinearModel {
         }
     }
 
+    /// The model whose scores are the mean of `models`' scores (same shape and link); for
+    /// softmax models, the normalised geometric mean of their probabilities.
+    pub fn mean(models: &[LinearModel]) -> Result<LinearModel, String> {
+        let first = models.first().ok_or("no models to average")?;
+        if models
+            .iter()
+            .any(|m| (m.classes, m.features, m.link) != (first.classes, first.features, first.link))
+        {
+            return Err("the models to average differ in shape or link".into());
+        }
+        let n = models.len() as f64;
+        let average = |part: fn(&LinearModel) -> &[f32], i: usize| {
+            (models.iter().map(|m| part(m)[i] as f64).sum::<f64>() / n) as f32
+        };
+        let weights = (0..first.weights.len()).map(|i| average(|m| &m.weights, i)).collect();
+        let bias = (0..first.bias.len()).map(|i| average(|m| &m.bias, i)).collect();
+        LinearModel::new(first.classes, first.features, weights, bias, first.link)
+    }
+
     /// The weights, feature-major (`weights[j * classes + c]`).
     pub fn weights(&self) -> &[f32] {
         &self.weights

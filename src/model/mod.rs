@@ -1,6 +1,7 @@
 //! Features → labels: sparse linear classifiers implemented as linfa algorithms, and the
 //! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
 
+mod ensemble;
 mod linear;
 mod multilabel;
 mod naive_bayes;
@@ -9,6 +10,7 @@ mod persist;
 mod softmax;
 mod svm;
 
+pub use ensemble::EnsembleParams;
 pub use linear::{LinearModel, Link};
 pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
 pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
@@ -43,7 +45,7 @@ pub enum ModelError {
 /// Which classifier `warta train --algorithm` fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Algorithm {
-    /// Multinomial logistic regression (L-BFGS): calibrated probabilities, the default.
+    /// Multinomial logistic regression (L-BFGS): calibrated probabilities.
     Softmax,
     /// Complement naive Bayes: fastest to fit, strong on small corpora.
     ComplementNb,
@@ -55,16 +57,19 @@ pub enum Algorithm {
     LinearSvm,
     /// NB-SVM: the linear SVM over NB-weighted features, temperature-calibrated.
     NbSvm,
+    /// Complement NB and NB-SVM, their log-probabilities averaged: one linear model. The default.
+    Ensemble,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 6] = [
+    pub const ALL: [Algorithm; 7] = [
         Algorithm::Softmax,
         Algorithm::ComplementNb,
         Algorithm::MultinomialNb,
         Algorithm::NbLogReg,
         Algorithm::LinearSvm,
         Algorithm::NbSvm,
+        Algorithm::Ensemble,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +80,7 @@ impl Algorithm {
             Algorithm::NbLogReg => "nb-logreg",
             Algorithm::LinearSvm => "linear-svm",
             Algorithm::NbSvm => "nb-svm",
+            Algorithm::Ensemble => "ensemble",
         }
     }
 }
@@ -91,7 +97,7 @@ impl FromStr for Algorithm {
     fn from_str(s: &str) -> Result<Self, String> {
         Algorithm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
             format!(
-                "unknown algorithm {s:?}; choose one of: logreg, complement-nb, multinomial-nb, nb-logreg, linear-svm, nb-svm"
+                "unknown algorithm {s:?}; choose one of: ensemble, logreg, complement-nb, multinomial-nb, nb-logreg, linear-svm, nb-svm"
             )
         })
     }
@@ -106,6 +112,7 @@ pub enum Classifier {
     NbLogReg(LinearModel),
     LinearSvm(LinearModel),
     NbSvm(LinearModel),
+    Ensemble(LinearModel),
 }
 
 impl Classifier {
@@ -117,7 +124,8 @@ impl Classifier {
             | Classifier::MultinomialNb(m)
             | Classifier::NbLogReg(m)
             | Classifier::LinearSvm(m)
-            | Classifier::NbSvm(m) => m,
+            | Classifier::NbSvm(m)
+            | Classifier::Ensemble(m) => m,
         }
     }
 
@@ -137,6 +145,7 @@ impl Classifier {
             Classifier::NbLogReg(_) => Algorithm::NbLogReg,
             Classifier::LinearSvm(_) => Algorithm::LinearSvm,
             Classifier::NbSvm(_) => Algorithm::NbSvm,
+            Classifier::Ensemble(_) => Algorithm::Ensemble,
         }
     }
 
@@ -199,7 +208,7 @@ impl TrainConfig {
     /// and NB-SVM 1).
     pub fn c(&self) -> f64 {
         self.c.unwrap_or(match self.algorithm {
-            Algorithm::LinearSvm | Algorithm::NbSvm => 1.0,
+            Algorithm::LinearSvm | Algorithm::NbSvm | Algorithm::Ensemble => 1.0,
             Algorithm::NbLogReg => 20.0,
             _ => 10.0,
         })
@@ -217,7 +226,7 @@ impl Default for TrainConfig {
         TrainConfig {
             features: FeatureConfig::default(),
             // chosen by cross-validation on the corpora: see README, "Choosing the default"
-            algorithm: Algorithm::ComplementNb,
+            algorithm: Algorithm::Ensemble,
             c: None,
             alpha: None,
         }
@@ -638,6 +647,12 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         Algorithm::NbLogReg => Classifier::NbLogReg(NbWeightedParams::logistic().c(config.c()).fit(&dataset)?),
         Algorithm::LinearSvm => Classifier::LinearSvm(SvmParams::default().c(config.c()).fit(&dataset)?),
         Algorithm::NbSvm => Classifier::NbSvm(NbWeightedParams::svm().c(config.c()).fit(&dataset)?),
+        Algorithm::Ensemble => Classifier::Ensemble(
+            EnsembleParams::default()
+                .alpha(config.alpha())
+                .c(config.c())
+                .fit(&dataset)?,
+        ),
     };
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
