@@ -76,7 +76,20 @@ impl Fit<SparseMatrix, Array1<usize>, ModelError> for EnsembleValidParams {
         check_dataset(dataset)?;
         let (nb, svm) = EnsembleParams::members(self);
         // independent fits: one per core when there are two
-        let (nb, svm) = rayon::join(|| nb.fit(dataset), || svm.fit(dataset));
+        let timed = |name: &'static str, fit: &dyn Fn() -> Result<LinearModel, ModelError>| {
+            let started = std::time::Instant::now();
+            let fitted = fit();
+            tracing::debug!(
+                member = name,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "member fitted"
+            );
+            fitted
+        };
+        let (nb, svm) = rayon::join(
+            || timed("complement-nb", &|| nb.fit(dataset)),
+            || timed("nb-svm", &|| svm.fit(dataset)),
+        );
         LinearModel::mean(&[nb?, svm?]).map_err(ModelError::NotConverged)
     }
 }

@@ -635,7 +635,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
         .map(|e| labels.binary_search(&e.label).unwrap_or(0))
         .collect();
     let dataset = DatasetBase::new(records, targets);
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "features computed");
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "features computed");
     let classifier = match config.algorithm {
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c()).fit(&dataset)?),
         Algorithm::ComplementNb => {
@@ -654,6 +654,7 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
                 .fit(&dataset)?,
         ),
     };
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "classifier fitted");
     let meta = ModelMeta::trained_now(examples.len());
     TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
 }

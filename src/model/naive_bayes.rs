@@ -113,13 +113,21 @@ impl NaiveBayesValidParams {
                 class_total[c] += count[j * k + c];
             }
         }
+        // where class c never saw feature j (most pairs) the complement is the feature's whole
+        // mass: one logarithm per feature, not one per feature and class
+        let ln_whole: Vec<f64> = feature_total.iter().map(|t| (t + self.alpha).ln()).collect();
         let mut weights = vec![0.0f32; d * k];
         for c in 0..k {
             // complement of class c: everything else, smoothed
-            let denom = grand - class_total[c] + self.alpha * active;
+            let ln_denom = (grand - class_total[c] + self.alpha * active).ln();
             for j in 0..d {
-                let comp = feature_total[j] - count[j * k + c] + self.alpha;
-                weights[j * k + c] = -(comp / denom).ln() as f32;
+                let n = count[j * k + c];
+                let ln_comp = if n == 0.0 {
+                    ln_whole[j]
+                } else {
+                    (feature_total[j] - n + self.alpha).ln()
+                };
+                weights[j * k + c] = (ln_denom - ln_comp) as f32;
             }
         }
         // CNB scores are complement log-likelihoods: no prior, softmax-normalised

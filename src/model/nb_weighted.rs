@@ -7,7 +7,7 @@
 //! plain linear SVM). Strong on short texts.
 
 use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
-use super::softmax::{fit_binary, fit_svm_dual, MarginLoss};
+use super::softmax::{fit_binary, fit_svm_dual_scaled, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
@@ -141,31 +141,46 @@ fn fit_nb_weighted(
         }
     }
     let total: Vec<f64> = (0..d).map(|j| present[j * k..(j + 1) * k].iter().sum()).collect();
+    // where a label never saw a feature (most pairs), the ratio's logarithms are shared across
+    // labels: one logarithm per feature, not one per feature and label
+    let ln_absent: Vec<f64> = total.iter().map(|t| (t + alpha).ln()).collect();
     // one binary model per label, independent: fitted in parallel
     let per_label: Vec<(Vec<f64>, f64)> = (0..k)
         .into_par_iter()
         .map(|label| {
-            let p: Vec<f64> = (0..d).map(|j| present[j * k + label] + alpha).collect();
-            let q: Vec<f64> = (0..d).map(|j| total[j] - present[j * k + label] + alpha).collect();
-            // normalise over the features training saw: empty hash buckets must not dilute
-            let seen = |v: &[f64]| (0..d).filter(|&j| total[j] > 0.0).map(|j| v[j]).sum::<f64>();
-            let (ps, qs) = (seen(&p), seen(&q));
-            let r: Vec<f32> = p
-                .iter()
-                .zip(&q)
-                .map(|(a, b)| ((a / ps) / (b / qs)).ln() as f32)
-                .collect();
-            let mut scaled = SparseMatrix::new(d);
-            for row in x.rows() {
-                scaled.push(&SparseVec {
-                    indices: row.indices.to_vec(),
-                    values: row.iter().map(|(j, v)| v * r[j]).collect(),
-                });
+            // p = present + alpha, q = absent + alpha, each normalised over the features
+            // training saw: empty hash buckets must not dilute
+            let (mut ps, mut qs) = (0.0f64, 0.0f64);
+            for j in (0..d).filter(|&j| total[j] > 0.0) {
+                ps += present[j * k + label] + alpha;
+                qs += total[j] - present[j * k + label] + alpha;
             }
+            let shift = qs.ln() - ps.ln();
+            let ln_alpha = alpha.ln();
+            let r: Vec<f32> = (0..d)
+                .map(|j| {
+                    let n = present[j * k + label];
+                    let ln_ratio = if n == 0.0 {
+                        ln_alpha - ln_absent[j]
+                    } else {
+                        (n + alpha).ln() - (total[j] - n + alpha).ln()
+                    };
+                    (ln_ratio + shift) as f32
+                })
+                .collect();
             let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
             let (w, b) = match loss {
-                MarginLoss::SquaredHinge => fit_svm_dual(&scaled, &signs, rows, c, max_iter, DUAL_TOLERANCE),
-                MarginLoss::Logistic => fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5),
+                MarginLoss::SquaredHinge => fit_svm_dual_scaled(x, Some(&r), &signs, rows, c, max_iter, DUAL_TOLERANCE),
+                MarginLoss::Logistic => {
+                    let mut scaled = SparseMatrix::new(d);
+                    for row in x.rows() {
+                        scaled.push(&SparseVec {
+                            indices: row.indices.to_vec(),
+                            values: row.iter().map(|(j, v)| v * r[j]).collect(),
+                        });
+                    }
+                    fit_binary(&scaled, &signs, rows, c, loss, max_iter, 1e-5)
+                }
             };
             // the ratio folded into the weight: one sparse dot product at prediction
             let w: Vec<f64> = w.iter().zip(&r).map(|(&w, &r)| (r * w as f32) as f64).collect();

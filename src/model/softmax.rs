@@ -290,17 +290,67 @@ pub(crate) fn fit_svm_dual(
     max_passes: usize,
     tol: f64,
 ) -> (Vec<f64>, f64) {
+    fit_svm_dual_scaled(x, None, y, rows, c, max_passes, tol)
+}
+
+/// [`fit_svm_dual`] on `x` with each feature `j` multiplied by `scale[j]` (when given), without
+/// building the scaled copy: NB-SVM fits one such model per label and calibration fold.
+pub(crate) fn fit_svm_dual_scaled(
+    x: &SparseMatrix,
+    scale: Option<&[f32]>,
+    y: &[f64],
+    rows: &[usize],
+    c: f64,
+    max_passes: usize,
+    tol: f64,
+) -> (Vec<f64>, f64) {
+    match scale {
+        Some(s) => dual_cd(
+            x,
+            |j, v| (v * s.get(j).copied().unwrap_or(0.0)) as f64,
+            y,
+            rows,
+            c,
+            max_passes,
+            tol,
+        ),
+        None => dual_cd(x, |_, v| v as f64, y, rows, c, max_passes, tol),
+    }
+}
+
+/// The solver of [`fit_svm_dual_scaled`], with the feature values read through `value`.
+fn dual_cd(
+    x: &SparseMatrix,
+    value: impl Fn(usize, f32) -> f64,
+    y: &[f64],
+    rows: &[usize],
+    c: f64,
+    max_passes: usize,
+    tol: f64,
+) -> (Vec<f64>, f64) {
+    // the rows' features, gathered once into contiguous arrays (values already scaled): every
+    // pass reads them twice
+    let mut starts = Vec::with_capacity(rows.len() + 1);
+    let (mut idx, mut val) = (Vec::new(), Vec::new());
+    starts.push(0);
+    for &i in rows {
+        for (j, v) in x.row(i).iter() {
+            idx.push(j);
+            val.push(value(j, v));
+        }
+        starts.push(idx.len());
+    }
     let mut w = vec![0.0f64; x.ncols()];
     let mut b = 0.0f64;
     let n = rows.len();
     // the squared hinge adds 1/(2C) to the dual's diagonal
     let diag = 0.5 / c;
-    let q: Vec<f64> = rows
-        .iter()
-        .map(|&i| x.row(i).iter().map(|(_, v)| v as f64 * v as f64).sum::<f64>() + 1.0 + diag)
+    let q: Vec<f64> = (0..n)
+        .map(|p| val[starts[p]..starts[p + 1]].iter().map(|v| v * v).sum::<f64>() + 1.0 + diag)
         .collect();
     let mut alpha = vec![0.0f64; n];
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut active_len = n;
     // xorshift64: the same order for the same rows, run after run
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -309,34 +359,58 @@ pub(crate) fn fit_svm_dual(
         state ^= state << 17;
         state
     };
+    // shrinking (liblinear): a row at α = 0 whose gradient lies beyond the last pass's largest
+    // projected gradient will stay at 0; it leaves the active set until a final full check
+    let (mut shrink_above, mut shrink_below) = (f64::INFINITY, f64::NEG_INFINITY);
     for _ in 0..max_passes {
-        for i in (1..n).rev() {
-            order.swap(i, (next() % (i as u64 + 1)) as usize);
+        for s in (1..active_len).rev() {
+            active.swap(s, (next() % (s as u64 + 1)) as usize);
         }
         let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-        for &p in &order {
-            let (i, a) = (rows[p], alpha[p]);
-            let row = x.row(i);
-            let z = b + row.iter().map(|(j, v)| w[j] * v as f64).sum::<f64>();
-            let g = y[i] * z - 1.0 + diag * a;
+        let mut s = 0;
+        while s < active_len {
+            let p = active[s];
+            let (a, yi) = (alpha[p], y[rows[p]]);
+            let (ix, vx) = (&idx[starts[p]..starts[p + 1]], &val[starts[p]..starts[p + 1]]);
+            let z = b + ix.iter().zip(vx).map(|(&j, v)| w[j] * v).sum::<f64>();
+            let g = yi * z - 1.0 + diag * a;
             // projected gradient: at the bound α = 0 only a descent into α > 0 counts
-            let pg = if a == 0.0 { g.min(0.0) } else { g };
+            let pg = if a == 0.0 {
+                if g > shrink_above {
+                    active_len -= 1;
+                    active.swap(s, active_len);
+                    continue;
+                }
+                g.min(0.0)
+            } else {
+                g
+            };
+            s += 1;
             pg_max = pg_max.max(pg);
             pg_min = pg_min.min(pg);
             if pg != 0.0 {
                 let updated = (a - g / q[p]).max(0.0);
                 alpha[p] = updated;
-                let step = (updated - a) * y[i];
-                for (j, v) in row.iter() {
-                    w[j] += step * v as f64;
+                let step = (updated - a) * yi;
+                for (&j, v) in ix.iter().zip(vx) {
+                    w[j] += step * v;
                 }
                 b += step;
             }
         }
         if pg_max - pg_min <= tol {
-            break;
+            if active_len == n {
+                break;
+            }
+            // converged on the active rows: check every row once more before stopping
+            active_len = n;
+            (shrink_above, shrink_below) = (f64::INFINITY, f64::NEG_INFINITY);
+            continue;
         }
+        shrink_above = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
+        shrink_below = if pg_min >= 0.0 { f64::NEG_INFINITY } else { pg_min };
     }
+    let _ = shrink_below; // α has no upper bound with the squared hinge: nothing shrinks there
     (w, b)
 }
 

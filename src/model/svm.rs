@@ -1,7 +1,7 @@
 //! Linear support vector machine (L2-regularised squared hinge, one-vs-rest) with calibrated
 //! probabilities, as a linfa algorithm, fitted by dual coordinate descent (liblinear's solver:
 //! on sparse text about 15× faster than L-BFGS on the same objective). Probabilities: a softmax over the SVM scores with one
-//! temperature, chosen to minimise the log-loss of 3-fold out-of-fold scores.
+//! temperature, chosen to minimise the log-loss of 2-fold out-of-fold scores.
 
 use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
 use super::nb_weighted::DUAL_TOLERANCE;
