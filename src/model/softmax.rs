@@ -372,7 +372,7 @@ fn dual_cd(
             let p = active[s];
             let (a, yi) = (alpha[p], y[rows[p]]);
             let (ix, vx) = (&idx[starts[p]..starts[p + 1]], &val[starts[p]..starts[p + 1]]);
-            let z = b + ix.iter().zip(vx).map(|(&j, v)| w[j] * v).sum::<f64>();
+            let z = b + sparse_dot(&w, ix, vx);
             let g = yi * z - 1.0 + diag * a;
             // projected gradient: at the bound α = 0 only a descent into α > 0 counts
             let pg = if a == 0.0 {
@@ -412,6 +412,24 @@ fn dual_cd(
     }
     let _ = shrink_below; // α has no upper bound with the squared hinge: nothing shrinks there
     (w, b)
+}
+
+/// `Σ w[ix[k]]·vx[k]` with four running sums: one sum is a chain of dependent additions, and
+/// the solver spent most of its time waiting on it.
+#[inline]
+fn sparse_dot(w: &[f64], ix: &[usize], vx: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ic, vc) = (ix.chunks_exact(4), vx.chunks_exact(4));
+    let (ir, vr) = (ic.remainder(), vc.remainder());
+    for (i4, v4) in ic.zip(vc) {
+        for l in 0..4 {
+            acc[l] += w[i4[l]] * v4[l];
+        }
+    }
+    for (&j, v) in ir.iter().zip(vr) {
+        acc[0] += w[j] * v;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// A binary linear classifier on the rows `rows` of `x` with labels ±1: minimises the mean
