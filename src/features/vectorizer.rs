@@ -1304,11 +1304,12 @@ impl Dense<'_> {
     #[inline]
     fn add(counts: &mut [f32], touched: &mut Vec<u32>, feature: u32, weight: f32) {
         if let Some(c) = counts.get_mut(feature as usize) {
-            // weights are ≥ 1, so 0 means untouched
-            if *c == 0.0 {
-                touched.push(feature);
-            }
+            // weights are ≥ 1, so 0 means untouched. Whether a feature repeats follows the
+            // text, not a pattern a branch predictor learns: push always, keep it if new
+            let repeat = *c != 0.0;
             *c += weight;
+            touched.push(feature);
+            touched.truncate(touched.len() - repeat as usize);
         }
     }
 }
