@@ -7,7 +7,7 @@
 //! plain linear SVM). Strong on short texts.
 
 use super::linear::{fit_calibrated, fit_inputs, interleave, LinearModel, Link};
-use super::softmax::{fit_binary, fit_svm_dual_scaled, MarginLoss};
+use super::softmax::{fit_binary, fit_svm_dual, MarginLoss};
 use super::ModelError;
 use crate::features::{SparseMatrix, SparseVec};
 use linfa::prelude::*;
@@ -170,7 +170,7 @@ fn fit_nb_weighted(
                 .collect();
             let signs: Vec<f64> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
             let (w, b) = match loss {
-                MarginLoss::SquaredHinge => fit_svm_dual_scaled(x, Some(&r), &signs, rows, c, max_iter, DUAL_TOLERANCE),
+                MarginLoss::SquaredHinge => fit_svm_dual(x, Some(&r), &signs, rows, c, max_iter, DUAL_TOLERANCE),
                 MarginLoss::Logistic => {
                     let mut scaled = SparseMatrix::new(d);
                     for row in x.rows() {

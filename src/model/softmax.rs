@@ -280,22 +280,10 @@ impl MarginLoss {
 /// exactly, so a few dozen cheap passes replace hundreds of L-BFGS gradient evaluations.
 /// Minimises `C·Σ max(0, 1 − y·z)² + ½‖w‖² + ½b²` (the objective of [`fit_binary`] times
 /// `C·n`, except that the bias is a constant feature and so is penalised, as in liblinear).
-/// Stops when the projected gradient spans less than `tol`, or after `max_passes`.
-/// Returns (weights, bias).
+/// Each feature `j` is multiplied by `scale[j]` when a scale is given, without building the
+/// scaled copy (NB-SVM fits one such model per label and calibration fold). Stops when the
+/// projected gradient spans less than `tol`, or after `max_passes`. Returns (weights, bias).
 pub(crate) fn fit_svm_dual(
-    x: &SparseMatrix,
-    y: &[f64],
-    rows: &[usize],
-    c: f64,
-    max_passes: usize,
-    tol: f64,
-) -> (Vec<f64>, f64) {
-    fit_svm_dual_scaled(x, None, y, rows, c, max_passes, tol)
-}
-
-/// [`fit_svm_dual`] on `x` with each feature `j` multiplied by `scale[j]` (when given), without
-/// building the scaled copy: NB-SVM fits one such model per label and calibration fold.
-pub(crate) fn fit_svm_dual_scaled(
     x: &SparseMatrix,
     scale: Option<&[f32]>,
     y: &[f64],
@@ -318,7 +306,7 @@ pub(crate) fn fit_svm_dual_scaled(
     }
 }
 
-/// The solver of [`fit_svm_dual_scaled`], with the feature values read through `value`.
+/// The solver of [`fit_svm_dual`], with the feature values read through `value`.
 fn dual_cd(
     x: &SparseMatrix,
     value: impl Fn(usize, f32) -> f64,
@@ -510,7 +498,7 @@ mod tests {
         }
         let rows: Vec<usize> = (0..40).collect();
         for c in [0.1, 1.0, 10.0] {
-            let (w, b) = fit_svm_dual(&x, &y, &rows, c, 1000, 1e-6);
+            let (w, b) = fit_svm_dual(&x, None, &y, &rows, c, 1000, 1e-6);
             let best = primal(&x, &y, c, &w, b);
             // no nearby point does better: the optimum of a strictly convex objective
             for j in 0..5 {
@@ -542,8 +530,8 @@ mod tests {
         let y: Vec<f64> = (0..10).map(|i| if i % 3 == 0 { 1.0 } else { -1.0 }).collect();
         let rows: Vec<usize> = (0..10).collect();
         assert_eq!(
-            fit_svm_dual(&x, &y, &rows, 1.0, 100, 0.1),
-            fit_svm_dual(&x, &y, &rows, 1.0, 100, 0.1)
+            fit_svm_dual(&x, None, &y, &rows, 1.0, 100, 0.1),
+            fit_svm_dual(&x, None, &y, &rows, 1.0, 100, 0.1)
         );
     }
 }

@@ -69,7 +69,7 @@ impl SvmValidParams {
             .into_par_iter()
             .map(|c| {
                 let y: Vec<f64> = targets.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
-                fit_svm_dual(x, &y, rows, self.c, self.max_iter, self.tolerance)
+                fit_svm_dual(x, None, &y, rows, self.c, self.max_iter, self.tolerance)
             })
             .collect();
         interleave(x.ncols(), &per_label)
