@@ -292,30 +292,6 @@ pub(crate) fn fit_svm_dual(
     max_passes: usize,
     tol: f64,
 ) -> (Vec<f64>, f64) {
-    match scale {
-        Some(s) => dual_cd(
-            x,
-            |j, v| (v * s.get(j).copied().unwrap_or(0.0)) as f64,
-            y,
-            rows,
-            c,
-            max_passes,
-            tol,
-        ),
-        None => dual_cd(x, |_, v| v as f64, y, rows, c, max_passes, tol),
-    }
-}
-
-/// The solver of [`fit_svm_dual`], with the feature values read through `value`.
-fn dual_cd(
-    x: &SparseMatrix,
-    value: impl Fn(usize, f32) -> f64,
-    y: &[f64],
-    rows: &[usize],
-    c: f64,
-    max_passes: usize,
-    tol: f64,
-) -> (Vec<f64>, f64) {
     // the rows' features, gathered once into contiguous arrays (values already scaled): every
     // pass reads them twice
     let mut starts = Vec::with_capacity(rows.len() + 1);
@@ -324,7 +300,10 @@ fn dual_cd(
     for &i in rows {
         for (j, v) in x.row(i).iter() {
             idx.push(j);
-            val.push(value(j, v));
+            val.push(match scale {
+                Some(s) => (v * s.get(j).copied().unwrap_or(0.0)) as f64,
+                None => v as f64,
+            });
         }
         starts.push(idx.len());
     }
