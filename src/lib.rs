@@ -12,6 +12,7 @@ pub mod eval;
 pub mod extract;
 pub mod features;
 mod framing;
+pub mod huge_pages;
 pub mod model;
 pub mod ner;
 pub mod pipeline;

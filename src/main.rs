@@ -2,6 +2,9 @@
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(not(feature = "mimalloc"))]
+#[global_allocator]
+static GLOBAL: warta::huge_pages::HugePageAlloc = warta::huge_pages::HugePageAlloc;
 
 use clap::Parser;
 use warta::cli::{self, Cli, Command};
@@ -27,6 +30,8 @@ fn main() {
     };
     if !networked {
         exit_quietly_on_closed_pipe();
+        // a batch command reads its model's tables at random for the whole run
+        warta::huge_pages::enable();
     }
     let telemetry = match warta::telemetry::init(&cli.log, cli.log_format, cli.otlp_endpoint.as_deref()) {
         Ok(t) => t,
