@@ -57,31 +57,45 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// Term → value (a term id, or a marker such as the stopword mark).
 #[derive(Debug, Clone, Default)]
 pub(super) struct TermTable {
-    /// One slot per bucket, `EMPTY` length when free. The value sits in the slot itself, so a
-    /// hit costs the slot's cache line and the key's bytes, and the caller can go on with the
-    /// value while the key compare is still in flight.
+    /// One slot per bucket, `EMPTY` length when free. The value sits in the slot itself, and
+    /// so does a key of up to 8 bytes (most words): a hit on one costs the slot's cache line
+    /// alone, and the caller can go on with the value while the compare is still in flight.
     slots: Vec<TermSlot>,
     shift: u32,
-    /// Every key's bytes, one after the other.
+    /// The bytes of every key longer than 8, one after the other.
     keys: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct TermSlot {
-    /// Low 32 bits of the key's hash.
-    tag: u32,
+    /// A key of up to 8 bytes: [`short_word`] of it. A longer one: the low 32 bits of its
+    /// hash, and its place in `keys` above them.
+    word: u64,
     value: u32,
-    /// The key's place in `keys`.
-    start: u32,
     len: u32,
 }
 
 const FREE: TermSlot = TermSlot {
-    tag: 0,
+    word: 0,
     value: 0,
-    start: 0,
     len: EMPTY,
 };
+
+/// Longest key kept in its slot.
+const SHORT: usize = 8;
+
+/// A key of up to [`SHORT`] bytes as one word, from fixed-size loads: different keys of the
+/// same length give different words (the loads together cover every byte).
+#[inline(always)]
+fn short_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    match n {
+        0 => 0,
+        1..=3 => bytes[0] as u64 | (bytes[n / 2] as u64) << 8 | (bytes[n - 1] as u64) << 16,
+        4..=7 => le4(bytes, 0) | le4(bytes, n - 4) << 32,
+        _ => le8(bytes, 0),
+    }
+}
 
 impl TermTable {
     /// The table of `pairs`; `Err` with the first key that comes twice, or when the keys
@@ -95,53 +109,75 @@ impl TermTable {
         };
         let too_big = || "the vocabulary exceeds 4 GiB".to_string();
         for (key, value) in pairs {
+            let (short, hash) = Self::hash(key);
+            if t.get_hashed(key, (short, hash)).is_some() {
+                return Err(key.to_string());
+            }
             let bytes = key.as_bytes();
-            let hash = hash_bytes(bytes);
+            let len = u32::try_from(bytes.len())
+                .ok()
+                .filter(|&l| l != EMPTY)
+                .ok_or_else(too_big)?;
+            let word = if bytes.len() <= SHORT {
+                short
+            } else {
+                let start = u32::try_from(t.keys.len()).map_err(|_| too_big())?;
+                t.keys.extend_from_slice(bytes);
+                u32::try_from(t.keys.len()).map_err(|_| too_big())?;
+                u64::from(start) << 32 | (hash & 0xffff_ffff)
+            };
             let mut i = slot_of(hash, shift);
-            loop {
-                let slot = t.slots[i];
-                if slot.len == EMPTY {
-                    break;
-                }
-                if slot.tag == hash as u32 && t.key(&slot) == Some(bytes) {
-                    return Err(key.to_string());
-                }
+            while t.slots[i].len != EMPTY {
                 i = (i + 1) & (size - 1);
             }
-            let start = u32::try_from(t.keys.len()).map_err(|_| too_big())?;
-            let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;
-            t.keys.extend_from_slice(bytes);
-            if u32::try_from(t.keys.len()).map_err(|_| too_big())? == EMPTY {
-                return Err(too_big());
-            }
-            t.slots[i] = TermSlot {
-                tag: hash as u32,
-                value,
-                start,
-                len,
-            };
+            t.slots[i] = TermSlot { word, value, len };
         }
         Ok(t)
     }
 
-    fn key(&self, slot: &TermSlot) -> Option<&[u8]> {
-        self.keys
-            .get(slot.start as usize..slot.start as usize + slot.len as usize)
+    #[inline(always)]
+    pub fn get(&self, key: &str) -> Option<u32> {
+        self.get_hashed(key, Self::hash(key))
+    }
+
+    /// A short key's word and hash (the word mixed with the length), or a long key's hash.
+    #[inline(always)]
+    fn hash(key: &str) -> (u64, u64) {
+        let bytes = key.as_bytes();
+        if bytes.len() <= SHORT {
+            let word = short_word(bytes);
+            let h = (word ^ (bytes.len() as u64) << 59).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            (word, h ^ (h >> 32))
+        } else {
+            (0, hash_bytes(bytes))
+        }
     }
 
     #[inline(always)]
-    pub fn get(&self, key: &str) -> Option<u32> {
+    fn get_hashed(&self, key: &str, (word, hash): (u64, u64)) -> Option<u32> {
         let bytes = key.as_bytes();
-        let hash = hash_bytes(bytes);
         let mask = self.slots.len().wrapping_sub(1);
         let mut i = slot_of(hash, self.shift);
+        if bytes.len() <= SHORT {
+            loop {
+                let slot = self.slots.get(i)?;
+                if slot.len == EMPTY {
+                    return None;
+                }
+                if slot.word == word && slot.len as usize == bytes.len() {
+                    return Some(slot.value);
+                }
+                i = (i + 1) & mask;
+            }
+        }
         loop {
             let slot = self.slots.get(i)?;
             if slot.len == EMPTY {
                 return None;
             }
-            if slot.tag == hash as u32 && slot.len as usize == bytes.len() {
-                let stored = self.keys.get(slot.start as usize..slot.start as usize + bytes.len())?;
+            if slot.word as u32 == hash as u32 && slot.len as usize == bytes.len() {
+                let start = (slot.word >> 32) as usize;
+                let stored = self.keys.get(start..start + bytes.len())?;
                 if same_bytes(stored, bytes) {
                     return Some(slot.value);
                 }
@@ -276,6 +312,35 @@ mod tests {
         );
         let empty = TermTable::build(std::iter::empty::<(&str, u32)>()).unwrap();
         assert_eq!(empty.get("a"), None);
+    }
+
+    #[test]
+    fn short_and_long_keys_differ_in_every_byte_and_length() {
+        // keys of every length across the 8-byte boundary (kept in the slot up to 8, in
+        // `keys` beyond), each with every one-byte change, and keys whose short words
+        // coincide ("ab" and "abb" load the same bytes): only the exact key is found
+        let base: Vec<String> = (1..=20).map(|n| "abcdefghijklmnopqrstu"[..n].to_string()).collect();
+        let twins = ["ab", "abb", "aab", "a", "aa", "aaa", "abab", "ababa", "abbab"];
+        let keys: Vec<&str> = base.iter().map(String::as_str).chain(twins).collect();
+        let mut unique = keys.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let t = TermTable::build(unique.iter().enumerate().map(|(i, &k)| (k, i as u32))).unwrap();
+        for (i, k) in unique.iter().enumerate() {
+            assert_eq!(t.get(k), Some(i as u32), "{k}");
+            for at in 0..k.len() {
+                let mut changed = k.as_bytes().to_vec();
+                changed[at] = b'z';
+                let changed = String::from_utf8(changed).unwrap();
+                assert_eq!(t.get(&changed), None, "{k} changed at {at}");
+            }
+            assert_eq!(
+                t.get(&format!("{k}a"))
+                    .filter(|_| !unique.contains(&format!("{k}a").as_str())),
+                None
+            );
+        }
+        assert_eq!(t.get(""), None);
     }
 
     #[test]
