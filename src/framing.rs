@@ -1,5 +1,7 @@
 //! The one file framing every warta model uses: an 8-byte magic naming the kind of model, a
-//! format version, an FNV-1a checksum of the body, then the body (postcard). Atomic writes.
+//! format version, a checksum of the body (each kind names its hash), then the body
+//! (postcard). Atomic writes. And the two hashes: [`hash64`] for topic models, FNV-1a for
+//! entity models.
 
 use std::path::{Path, PathBuf};
 
@@ -17,23 +19,85 @@ pub(crate) enum FrameError {
     Corrupt,
 }
 
-/// `magic`, `version`, checksum, `body`.
-pub(crate) fn frame(magic: &[u8; 8], version: u16, body: &[u8]) -> Vec<u8> {
+/// How a kind of file sums its body.
+pub(crate) type Checksum = fn(&[u8]) -> u64;
+
+/// `magic`, `version`, `checksum(body)`, `body`.
+pub(crate) fn frame(magic: &[u8; 8], version: u16, checksum: Checksum, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + body.len());
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&crate::model::checksum(body).to_le_bytes());
+    out.extend_from_slice(&checksum(body).to_le_bytes());
     out.extend_from_slice(body);
     out
 }
 
 /// The body of a framed file, checked against `magic`, `version` and the checksum.
-pub(crate) fn unframe<'a>(magic: &[u8; 8], version: u16, bytes: &'a [u8]) -> Result<&'a [u8], FrameError> {
+pub(crate) fn unframe<'a>(
+    magic: &[u8; 8],
+    version: u16,
+    checksum: Checksum,
+    bytes: &'a [u8],
+) -> Result<&'a [u8], FrameError> {
     let (body, sum) = open(magic, version, bytes)?;
-    if sum != crate::model::checksum(body) {
+    if sum != checksum(body) {
         return Err(FrameError::Corrupt);
     }
     Ok(body)
+}
+
+/// FNV-1a, 64 bit, of `bytes`: the checksum of entity model files. One byte per step, so
+/// about 1 ms a MB; fine for a tagger, a fifth of loading an AG News topic model.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A 64-bit hash of `bytes` from `seed`: four independent lanes over 32 bytes a step, each
+/// word taken in by a step that is a bijection of the lane and of the word, then the lanes
+/// and the length mixed by bijections. So a change confined to one 8-byte word always changes
+/// the hash, as one byte changes FNV-1a's; and it runs about twenty times as fast (a
+/// multiply per 8 bytes on each of four chains, instead of one per byte on a single chain).
+/// Not cryptographic. Little-endian on every platform, so a model's version is the same
+/// wherever it is computed.
+pub fn hash64(seed: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    #[inline(always)]
+    fn step(lane: u64, word: u64) -> u64 {
+        (lane ^ word).wrapping_mul(K).rotate_left(31)
+    }
+    #[inline(always)]
+    fn word(bytes: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        let n = bytes.len().min(8);
+        w[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(w)
+    }
+    let mut lanes = [
+        seed ^ 0x243F_6A88_85A3_08D3,
+        seed ^ 0x1319_8A2E_0370_7344,
+        seed ^ 0xA409_3822_299F_31D0,
+        seed ^ 0x082E_FA98_EC4E_6C89,
+    ];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, at) in lanes.iter_mut().zip([0, 8, 16, 24]) {
+            *lane = step(*lane, word(&block[at..]));
+        }
+    }
+    // the last 0–31 bytes, zero-padded words into the first lanes; the length tells
+    // "ab" from "ab\0"
+    for (lane, part) in lanes.iter_mut().zip(blocks.remainder().chunks(8)) {
+        *lane = step(*lane, word(part));
+    }
+    let mut h = (bytes.len() as u64).wrapping_mul(K) ^ seed;
+    for lane in lanes {
+        h = (h ^ lane).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    h = (h ^ (h >> 32)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^ (h >> 33)
 }
 
 /// The body of a framed file checked against `magic` and `version`, and the checksum it
@@ -70,11 +134,47 @@ mod tests {
 
     #[test]
     fn round_trip_and_every_kind_of_damage() {
-        let f = frame(b"WARTA\x00XX", 7, b"body");
-        assert_eq!(unframe(b"WARTA\x00XX", 7, &f), Ok(&b"body"[..]));
-        assert_eq!(unframe(b"WARTA\x00YY", 7, &f), Err(FrameError::NotThisKind));
-        assert_eq!(unframe(b"WARTA\x00XX", 8, &f), Err(FrameError::Version(7)));
-        assert_eq!(unframe(b"WARTA\x00XX", 7, &f[..f.len() - 1]), Err(FrameError::Corrupt));
-        assert_eq!(unframe(b"WARTA\x00XX", 7, &f[..9]), Err(FrameError::Corrupt));
+        for sum in [fnv1a as Checksum, |b: &[u8]| hash64(0, b)] {
+            let f = frame(b"WARTA\x00XX", 7, sum, b"body");
+            assert_eq!(unframe(b"WARTA\x00XX", 7, sum, &f), Ok(&b"body"[..]));
+            assert_eq!(unframe(b"WARTA\x00YY", 7, sum, &f), Err(FrameError::NotThisKind));
+            assert_eq!(unframe(b"WARTA\x00XX", 8, sum, &f), Err(FrameError::Version(7)));
+            assert_eq!(
+                unframe(b"WARTA\x00XX", 7, sum, &f[..f.len() - 1]),
+                Err(FrameError::Corrupt)
+            );
+            assert_eq!(unframe(b"WARTA\x00XX", 7, sum, &f[..9]), Err(FrameError::Corrupt));
+        }
+    }
+
+    #[test]
+    fn the_hash_sees_every_byte_and_the_length() {
+        // every single-bit change of bodies of every length up to 100 changes the hash, and
+        // so does a trailing zero byte; no two of these bodies share a hash
+        let mut seen = std::collections::HashMap::new();
+        for n in 0..100usize {
+            let body: Vec<u8> = (0..n).map(|i| (i * 37 % 251) as u8).collect();
+            let mut variants = vec![body.clone()];
+            let mut longer = body.clone();
+            longer.push(0);
+            variants.push(longer);
+            for at in 0..n {
+                for bit in [0, 3, 7] {
+                    let mut v = body.clone();
+                    v[at] ^= 1 << bit;
+                    variants.push(v);
+                }
+            }
+            for v in variants {
+                if let Some(other) = seen.insert(hash64(5, &v), v.clone()) {
+                    assert_eq!(other, v, "two bodies share a hash");
+                }
+            }
+        }
+        assert_ne!(hash64(1, b"model"), hash64(2, b"model"), "the seed counts");
+        // fixed values: a model's version must not change between builds or platforms
+        assert_eq!(hash64(0, b""), 0x864e_b5fb_e4f8_06e4);
+        assert_eq!(hash64(0, b"warta: berita, 2026, a 40-byte body!!!!"), 0xd4cc_8abc_c991_8d2d);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -308,21 +308,18 @@ impl TryFrom<TopicModelData> for TopicModel {
     }
 }
 
-/// FNV-1a, 64 bit: a stable content hash with no dependency.
-/// The checksum model files carry (FNV-1a of the body); public for tools and fuzzing.
+/// The checksum topic model files carry ([`crate::framing::hash64`] of the body); public for
+/// tools and fuzzing.
 pub fn checksum(bytes: &[u8]) -> u64 {
-    fnv1a(bytes)
+    crate::framing::hash64(CHECKSUM_SEED, bytes)
 }
 
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    fnv1a_extend(0xcbf2_9ce4_8422_2325, bytes)
-}
+const CHECKSUM_SEED: u64 = 0x7761_7274_615f_666d;
+const VERSION_SEED: u64 = 0x7761_7274_615f_766e;
 
-/// FNV-1a of what came before (its hash `h`) followed by `bytes`.
-pub(crate) fn fnv1a_extend(h: u64, bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+/// A model's content hash, its version: of the serialised labels, vectorizer and classifier.
+pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
+    crate::framing::hash64(VERSION_SEED, bytes)
 }
 
 impl TopicModel {
@@ -334,10 +331,10 @@ impl TopicModel {
         meta: ModelMeta,
     ) -> Result<Self, String> {
         let body = postcard::to_allocvec(&(&labels, &vectorizer, &classifier)).map_err(|e| e.to_string())?;
-        Self::assemble(labels, vectorizer, classifier, meta, fnv1a(&body))
+        Self::assemble(labels, vectorizer, classifier, meta, content_hash(&body))
     }
 
-    /// A model read from a file: `hash` is FNV-1a of the file's bytes of labels, vectorizer
+    /// A model read from a file: `hash` is [`content_hash`] of the file's bytes of labels, vectorizer
     /// and classifier, exactly what [`Self::new`] would serialise to hash them, so the
     /// version comes from the file without writing the model again.
     pub(crate) fn from_file_parts(
@@ -355,7 +352,7 @@ impl TopicModel {
         Ok(model)
     }
 
-    /// Check the parts and put them together; `content_hash` is FNV-1a of the serialised
+    /// Check the parts and put them together; `content_hash` is [`content_hash`] of the serialised
     /// labels, vectorizer and classifier.
     fn assemble(
         labels: Vec<String>,
@@ -400,7 +397,7 @@ impl TopicModel {
     pub fn set_thresholds(&mut self, thresholds: Vec<f32>) -> Result<(), String> {
         let body =
             postcard::to_allocvec(&(&self.labels, &self.vectorizer, &self.classifier)).map_err(|e| e.to_string())?;
-        self.apply_thresholds(thresholds, fnv1a(&body))
+        self.apply_thresholds(thresholds, content_hash(&body))
     }
 
     /// [`Self::set_thresholds`] given the hash of labels, vectorizer and classifier: the
@@ -414,7 +411,7 @@ impl TopicModel {
             ));
         }
         let tail = postcard::to_allocvec(&thresholds).map_err(|e| e.to_string())?;
-        self.version = format!("{:016x}", fnv1a_extend(content_hash, &tail));
+        self.version = format!("{:016x}", crate::framing::hash64(content_hash, &tail));
         self.thresholds = Some(thresholds);
         Ok(())
     }

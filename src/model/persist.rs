@@ -3,13 +3,14 @@
 //! Every way a file can be wrong — missing, not a model, from another format version,
 //! truncated, corrupt, inconsistent — is a one-line [`ModelFileError`], never a panic.
 
-use super::{checksum, fnv1a, fnv1a_extend, TopicModel};
+use super::{checksum, content_hash, TopicModel};
 use crate::framing::{frame, open, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00TM";
 /// Version of the model file format this build reads and writes.
-pub const FORMAT_VERSION: u16 = 3;
+/// 4: the checksum and version hash became [`crate::framing::hash64`] (FNV-1a before).
+pub const FORMAT_VERSION: u16 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
@@ -31,16 +32,13 @@ impl TopicModel {
     /// Serialise to the file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let body = postcard::to_allocvec(self).map_err(|e| e.to_string())?;
-        Ok(frame(MAGIC, FORMAT_VERSION, &body))
+        Ok(frame(MAGIC, FORMAT_VERSION, checksum, &body))
     }
 
-    /// Parse the file format; `path` only names the source in errors.
-    ///
-    /// The body is hashed once: the model's version is FNV-1a of its first part (labels,
-    /// vectorizer, classifier), and the file's checksum, FNV-1a of the whole body, continues
-    /// that hash over the rest. So the body is decoded before the checksum is compared; a
-    /// body that does not decode or does not make a model is called corrupt when its
-    /// checksum is wrong, and undecodable only when it is right.
+    /// Parse the file format; `path` only names the source in errors. The checksum is
+    /// compared first, so a damaged body is called corrupt and one that is intact but does
+    /// not make a model undecodable; the model's version is the content hash of the body's
+    /// first part (labels, vectorizer, classifier), as [`TopicModel::new`] computes it.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TopicModel, ModelFileError> {
         let path = path.to_path_buf();
         let (body, sum) = open(MAGIC, FORMAT_VERSION, bytes).map_err(|e| match e {
@@ -51,19 +49,16 @@ impl TopicModel {
             },
             FrameError::Corrupt => ModelFileError::Corrupt { path: path.clone() },
         })?;
-        let corrupt = || ModelFileError::Corrupt { path: path.clone() };
-        let parts = match decode_body(body) {
-            Ok(parts) => parts,
-            Err(reason) if checksum(body) == sum => return Err(ModelFileError::Decode { path, reason }),
-            Err(_) => return Err(corrupt()),
-        };
-        let content_hash = fnv1a(&body[..parts.content_len]);
-        if fnv1a_extend(content_hash, &body[parts.content_len..]) != sum {
-            return Err(corrupt());
+        if checksum(body) != sum {
+            return Err(ModelFileError::Corrupt { path });
         }
-        parts
-            .assemble(content_hash)
-            .map_err(|reason| ModelFileError::Decode { path, reason })
+        let decode = |reason| ModelFileError::Decode {
+            path: path.clone(),
+            reason,
+        };
+        let parts = decode_body(body).map_err(decode)?;
+        let hash = content_hash(body.get(..parts.content_len).unwrap_or(body));
+        parts.assemble(hash).map_err(decode)
     }
 
     /// Write atomically: to a temporary file beside `path`, then rename.
@@ -177,7 +172,8 @@ mod tests {
             assert_eq!(back.version(), m.version());
             assert_eq!(back.thresholds(), m.thresholds());
             // and the same as decoding it whole and hashing it again
-            let whole: TopicModel = postcard::from_bytes(unframe(MAGIC, FORMAT_VERSION, &bytes).unwrap()).unwrap();
+            let whole: TopicModel =
+                postcard::from_bytes(unframe(MAGIC, FORMAT_VERSION, checksum, &bytes).unwrap()).unwrap();
             assert_eq!(whole.version(), m.version());
         }
     }
@@ -201,7 +197,7 @@ mod tests {
         // a body that passes the checksum but does not decode
         let mut forged = good[..HEADER].to_vec();
         let body = [0xffu8; 40];
-        forged[10..HEADER].copy_from_slice(&fnv1a(&body).to_le_bytes());
+        forged[10..HEADER].copy_from_slice(&checksum(&body).to_le_bytes());
         forged.extend_from_slice(&body);
         assert!(err(&forged).contains("cannot be decoded"));
         let missing = TopicModel::load(Path::new("/nonexistent/m.warta"))

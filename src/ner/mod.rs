@@ -16,7 +16,7 @@ use linfa::prelude::*;
 use perceptron::{chain_endings, chain_transitions, ChainModel, PerceptronParams, SequenceRecords};
 use serde::{Deserialize, Serialize};
 
-pub use persist::{TaggerFileError, TAGGER_FORMAT_VERSION};
+pub use persist::{checksum, TaggerFileError, TAGGER_FORMAT_VERSION};
 
 /// The default entity model, trained from NERGrit (see `data/README.md` for the command and
 /// the licence) and compiled in.

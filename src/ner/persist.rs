@@ -2,7 +2,7 @@
 //! one-line error, never a panic.
 
 use super::Tagger;
-use crate::framing::{frame, unframe, write_atomically, FrameError};
+use crate::framing::{fnv1a, frame, unframe, write_atomically, FrameError};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00NE";
@@ -24,15 +24,20 @@ pub enum TaggerFileError {
     Decode { path: PathBuf, reason: String },
 }
 
+/// The checksum entity model files carry (FNV-1a of the body); public for tools and fuzzing.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    fnv1a(bytes)
+}
+
 impl Tagger {
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let body = postcard::to_allocvec(self).map_err(|e| e.to_string())?;
-        Ok(frame(MAGIC, TAGGER_FORMAT_VERSION, &body))
+        Ok(frame(MAGIC, TAGGER_FORMAT_VERSION, checksum, &body))
     }
 
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Tagger, TaggerFileError> {
         let path = path.to_path_buf();
-        let body = unframe(MAGIC, TAGGER_FORMAT_VERSION, bytes).map_err(|e| match e {
+        let body = unframe(MAGIC, TAGGER_FORMAT_VERSION, checksum, bytes).map_err(|e| match e {
             FrameError::NotThisKind => TaggerFileError::NotAModel { path: path.clone() },
             FrameError::Version(found) => TaggerFileError::Version {
                 path: path.clone(),
