@@ -36,6 +36,7 @@ ARG FEATURES=""
 #    in for the real sources: the [[bench]] entries must exist for Cargo to read the
 #    manifest, and a stub build.rs makes Cargo build the build-dependencies too.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > build.rs \
     && echo 'fn main() {}' > src/main.rs \
