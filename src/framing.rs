@@ -128,9 +128,77 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
+/// `#[serde(with = "crate::framing::f32s")]`: a run of `f32`s as one byte string, each
+/// little-endian. postcard writes a float sequence value by value and reads it back through
+/// a visitor call per value (AG News's 570,000 weights: 1.6 ms of a 16 ms load); as bytes
+/// it is one copy each way.
+pub(crate) mod f32s {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f32], serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        serializer.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
+        struct Floats;
+        impl Visitor<'_> for Floats {
+            type Value = Vec<f32>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("little-endian f32s as bytes")
+            }
+
+            fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<f32>, E> {
+                if bytes.len() % 4 != 0 {
+                    return Err(E::invalid_length(bytes.len(), &"a multiple of 4 bytes"));
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            }
+        }
+        deserializer.deserialize_bytes(Floats)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Floats(#[serde(with = "f32s")] Vec<f32>);
+
+    #[test]
+    fn floats_as_bytes_round_trip_exactly() {
+        let values = Floats(vec![0.0, -0.0, 1.5, -3.25e-7, f32::MAX, f32::MIN_POSITIVE, 1e30]);
+        let bytes = postcard::to_allocvec(&values).unwrap();
+        let back: Floats = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            back.0.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            values.0.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // one length prefix and 4 bytes a value
+        assert_eq!(bytes.len(), 1 + 4 * values.0.len());
+        // a byte string that is not whole floats is an error, not a panic
+        let ragged = postcard::to_allocvec(&serde_bytes_like(&[1, 2, 3])).unwrap();
+        assert!(postcard::from_bytes::<Floats>(&ragged).is_err());
+        let empty: Floats = postcard::from_bytes(&postcard::to_allocvec(&Floats(Vec::new())).unwrap()).unwrap();
+        assert!(empty.0.is_empty());
+    }
+
+    /// A byte string as postcard writes one.
+    fn serde_bytes_like(bytes: &[u8]) -> impl serde::Serialize + '_ {
+        struct B<'a>(&'a [u8]);
+        impl serde::Serialize for B<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        B(bytes)
+    }
 
     #[test]
     fn round_trip_and_every_kind_of_damage() {
@@ -174,7 +242,10 @@ mod tests {
         assert_ne!(hash64(1, b"model"), hash64(2, b"model"), "the seed counts");
         // fixed values: a model's version must not change between builds or platforms
         assert_eq!(hash64(0, b""), 0x864e_b5fb_e4f8_06e4);
-        assert_eq!(hash64(0, b"warta: berita, 2026, a 40-byte body!!!!"), 0xd4cc_8abc_c991_8d2d);
+        assert_eq!(
+            hash64(0, b"warta: berita, 2026, a 40-byte body!!!!"),
+            0xd4cc_8abc_c991_8d2d
+        );
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

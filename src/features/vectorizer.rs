@@ -339,6 +339,7 @@ struct VectorizerData {
     terms: Vec<String>,
     features: Vec<NgramKey>,
     char_grams: Vec<String>,
+    #[serde(with = "crate::framing::f32s")]
     idf: Vec<f32>,
     documents: u64,
     /// The stopwords removed at training time: a later build's lists cannot skew serving.
@@ -422,6 +423,7 @@ struct VectorizerDataRef<'a> {
     terms: &'a [String],
     features: &'a [NgramKey],
     char_grams: &'a [String],
+    #[serde(serialize_with = "crate::framing::f32s::serialize")]
     idf: &'a [f32],
     documents: u64,
     stopwords: &'a [String],
@@ -488,7 +490,7 @@ impl TryFrom<VectorizerData> for Vectorizer {
             }
         }
         let mut unigram = vec![NONE; d.terms.len()];
-        let mut bigram_pairs = Vec::new();
+        let mut bigram_pairs = Vec::with_capacity(d.features.len());
         let mut longer = FastMap::default();
         let mut distinct = 0;
         for (i, key) in d.features.iter().enumerate() {

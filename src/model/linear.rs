@@ -25,6 +25,7 @@ pub enum Link {
 pub struct LinearModel {
     classes: usize,
     features: usize,
+    #[serde(with = "crate::framing::f32s")]
     weights: Vec<f32>,
     bias: Vec<f32>,
     link: Link,

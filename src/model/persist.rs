@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"WARTA\x00TM";
 /// Version of the model file format this build reads and writes.
-/// 4: the checksum and version hash became [`crate::framing::hash64`] (FNV-1a before).
+/// 4: the checksum and version hash became [`crate::framing::hash64`] (FNV-1a before), and
+/// the weight and IDF arrays are stored as bytes ([`crate::framing::f32s`]).
 pub const FORMAT_VERSION: u16 = 4;
 
 #[derive(Debug, thiserror::Error)]
