@@ -76,10 +76,12 @@ unsafe impl GlobalAlloc for HugePageAlloc {
         let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
             return std::ptr::null_mut();
         };
-        if layout.size() < LARGE && new_size < LARGE {
+        if Self::actual(layout) == layout && Self::actual(new_layout) == new_layout {
+            // neither block is placed by us (small, or huge pages not enabled, as in the
+            // server): the system's realloc, which grows a large block in place or by mremap
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        // into or out of the large class: a new block, as `GlobalAlloc::realloc` does
+        // into, out of or within the huge-page class: a new block, as `GlobalAlloc::realloc` does
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
             unsafe {
