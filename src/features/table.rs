@@ -140,9 +140,19 @@ impl TermTable {
         self.get_hashed(key, Self::hash(key))
     }
 
+    /// Ask the cache for the first slot of a key hashed by [`Self::hash`], ahead of
+    /// [`Self::get_hashed`]: a text's words can be hashed before the first is looked up, so
+    /// their misses overlap instead of queueing one behind the other.
+    #[inline(always)]
+    pub fn prefetch(&self, (_, hash): (u64, u64)) {
+        if let Some(slot) = self.slots.get(slot_of(hash, self.shift)) {
+            prefetch(slot);
+        }
+    }
+
     /// A short key's word and hash (the word mixed with the length), or a long key's hash.
     #[inline(always)]
-    fn hash(key: &str) -> (u64, u64) {
+    pub fn hash(key: &str) -> (u64, u64) {
         let bytes = key.as_bytes();
         if bytes.len() <= SHORT {
             let word = short_word(bytes);
@@ -154,7 +164,7 @@ impl TermTable {
     }
 
     #[inline(always)]
-    fn get_hashed(&self, key: &str, (word, hash): (u64, u64)) -> Option<u32> {
+    pub fn get_hashed(&self, key: &str, (word, hash): (u64, u64)) -> Option<u32> {
         let bytes = key.as_bytes();
         let mask = self.slots.len().wrapping_sub(1);
         let mut i = slot_of(hash, self.shift);
@@ -270,7 +280,7 @@ impl IdTable {
 
 /// A hint to load the cache line holding `value`; nothing else happens, whatever the address.
 #[inline(always)]
-fn prefetch<T>(value: &T) {
+pub(super) fn prefetch<T>(value: &T) {
     // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the cache: it
     // never faults and changes no memory (here the address is a live reference anyway).
     #[cfg(target_arch = "x86_64")]

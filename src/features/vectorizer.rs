@@ -2,7 +2,7 @@
 //! vocabulary (named features, explainable) or, for huge vocabularies, hashed buckets.
 
 use super::sparse::SparseVec;
-use super::table::{IdTable, TermTable};
+use super::table::{prefetch, IdTable, TermTable};
 use crate::text::fasthash::{FastMap, FastSet};
 use crate::text::{is_stopword, stem, stopword_list, words, Language};
 use serde::{Deserialize, Serialize};
@@ -890,11 +890,97 @@ impl Vectorizer {
     ) {
         let cfg = &self.config;
         let hashing = cfg.hash_bits > 0;
-        let mask = (1u64 << cfg.hash_bits) - 1;
-        let char_base = self.word_features as u32;
-        let ScanBufs { toks, chars: buf } = bufs;
+        let ScanBufs { toks, chars: buf, run } = bufs;
         toks.clear();
         let mut surfaces: Vec<String> = Vec::new();
+        if !hashing && !cfg.stem && names.is_none() && self.cached_chars {
+            // the usual prediction: words looked up a run at a time (see `TermRun`)
+            run.text.clear();
+            run.ends.clear();
+            analyze_each(text, false, |t| {
+                if run.push(&self.term_index, t) {
+                    self.look_up_run(run, weight, sink, buf, toks);
+                }
+            });
+            self.look_up_run(run, weight, sink, buf, toks);
+        } else {
+            self.look_up_each(text, weight, names.as_deref_mut(), sink, buf, toks, &mut surfaces);
+        }
+        self.word_ngrams(weight, names, sink, toks, &surfaces);
+    }
+
+    /// The features of the terms in `run`, in text order, into `sink`, and their tokens onto
+    /// `toks`; empties the run. Every term's table slot was asked for when it joined the run,
+    /// and every card is asked for before the first is read: the lookups of a run overlap.
+    fn look_up_run(
+        &self,
+        run: &mut TermRun,
+        weight: f32,
+        sink: &mut impl Sink,
+        buf: &mut CharBuf,
+        toks: &mut Vec<u64>,
+    ) {
+        let cfg = &self.config;
+        run.cards.clear();
+        let mut start = 0;
+        for &(end, hash) in &run.ends {
+            let end = end as usize;
+            let key = run.text.get(start..end).unwrap_or_default();
+            match self.term_index.get_hashed(key, hash) {
+                Some(STOP) => {}
+                Some(at) => {
+                    if let Some(head) = self.cards.get(at as usize) {
+                        prefetch(head);
+                    }
+                    run.cards.push((at, start as u32, end as u32));
+                }
+                None => run.cards.push((STOP, start as u32, end as u32)),
+            }
+            start = end;
+        }
+        for &(at, start, end) in &run.cards {
+            let w = if toks.len() < cfg.lead_terms { weight } else { 1.0 };
+            let looked = if at == STOP { None } else { self.card(at) };
+            match looked {
+                Some((_, _, grams)) => {
+                    for &f in grams {
+                        sink.char(f, w);
+                    }
+                }
+                None if cfg.char_ngrams() => {
+                    let t = run.text.get(start as usize..end as usize).unwrap_or_default();
+                    for_each_char_key(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |k, _| {
+                        if let Some(f) = self.char_index.get(k) {
+                            sink.char(f, w);
+                        }
+                    });
+                }
+                None => {}
+            }
+            toks.push(looked.map_or(GAP, |(id, unigram, _)| vocabulary_token(id, unigram)));
+        }
+        run.text.clear();
+        run.ends.clear();
+    }
+
+    /// The features of a text's terms one word at a time, for every configuration (hashed,
+    /// stemmed, named), into `sink`, with their tokens onto `toks` (and their surfaces onto
+    /// `surfaces` when naming).
+    #[allow(clippy::too_many_arguments)]
+    fn look_up_each(
+        &self,
+        text: &str,
+        weight: f32,
+        mut names: Option<&mut FastMap<u32, String>>,
+        sink: &mut impl Sink,
+        buf: &mut CharBuf,
+        toks: &mut Vec<u64>,
+        surfaces: &mut Vec<String>,
+    ) {
+        let cfg = &self.config;
+        let hashing = cfg.hash_bits > 0;
+        let mask = (1u64 << cfg.hash_bits) - 1;
+        let char_base = self.word_features as u32;
         // one lookup per word: a term id, a stopword (skipped), or unknown (breaks n-grams)
         analyze_each(text, false, |t| {
             let looked = match self.term_index.get(t) {
@@ -945,6 +1031,21 @@ impl Vectorizer {
                 surfaces.push(t.to_string());
             }
         });
+    }
+
+    /// The word n-gram features of a text's tokens (from [`Self::look_up_run`] or
+    /// [`Self::look_up_each`]) into `sink`.
+    fn word_ngrams(
+        &self,
+        weight: f32,
+        mut names: Option<&mut FastMap<u32, String>>,
+        sink: &mut impl Sink,
+        toks: &[u64],
+        surfaces: &[String],
+    ) {
+        let cfg = &self.config;
+        let hashing = cfg.hash_bits > 0;
+        let mask = (1u64 << cfg.hash_bits) - 1;
         let (min, max) = (cfg.ngram_min, cfg.ngram_max);
         if !hashing && names.is_none() && min == 1 && max <= 2 {
             // the default (unigrams and bigrams of vocabulary terms), without the general
@@ -1332,11 +1433,41 @@ impl Sink for Dense<'_> {
 /// hashed spaces use the sorted path.
 const DENSE_MAX: usize = 1 << 22;
 
-/// Buffers one scan reuses: the text's term tokens, and a term's padded characters.
+/// Buffers one scan reuses: the text's term tokens, a term's padded characters, and the run
+/// of terms waiting to be looked up.
 #[derive(Default)]
 struct ScanBufs {
     toks: Vec<u64>,
     chars: CharBuf,
+    run: TermRun,
+}
+
+/// Terms looked up together: their slots are asked of the cache as they come, and looked up
+/// when the run is full, so that one word's cache miss does not wait for the previous one's.
+const RUN: usize = 16;
+
+/// A run of a text's terms, their bytes one after the other, for [`Vectorizer::look_up_run`].
+#[derive(Default)]
+struct TermRun {
+    text: String,
+    /// Each term's end in `text` and its table hash.
+    ends: Vec<(u32, (u64, u64))>,
+    /// Each term's card (`STOP` when unknown) and its bounds in `text`.
+    cards: Vec<(u32, u32, u32)>,
+}
+
+impl TermRun {
+    /// Add a term and ask the cache for its slot; true when the run is full.
+    #[inline]
+    fn push(&mut self, table: &TermTable, term: &str) -> bool {
+        let hash = TermTable::hash(term);
+        table.prefetch(hash);
+        self.text.push_str(term);
+        // a text past 4 GiB is refused long before it gets here; saturate all the same
+        self.ends
+            .push((u32::try_from(self.text.len()).unwrap_or(u32::MAX), hash));
+        self.ends.len() >= RUN
+    }
 }
 
 /// Per-thread buffers for prediction: dense counts (all zero between calls), touched lists,
@@ -1658,6 +1789,25 @@ mod tests {
                 for (a, b) in pairs.iter().map(|p| p.1).zip(&sorted.values) {
                     assert!((a - b).abs() < 1e-6, "{t}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn words_looked_up_in_runs_give_the_features_of_words_looked_up_one_at_a_time() {
+        // prediction takes `look_up_run`; naming (explanations) takes `look_up_each`. A long
+        // text crosses several runs, with stopwords, capitals, accents, and unknown words
+        // ("migrasi", "manusiawi") whose character n-grams are known
+        let words = "Migran tiba di perbatasan xyzzy pengungsi migrasi Selatan PERDAGANGAN manusiawi Bogotá para";
+        let words: Vec<&str> = words.split(' ').collect();
+        let long: Vec<&str> = (0..3 * RUN + 5).map(|i| words[i % words.len()]).collect();
+        let long = long.join(" ");
+        for cfg in varied_configs() {
+            let v = Vectorizer::fit(cfg, &docs()).unwrap();
+            for t in [long.as_str(), "Migran tiba.", "xyzzy", "", "di para yang"] {
+                let plain = v.scan(t, 3.0, None);
+                let named = v.scan(t, 3.0, Some(&mut FastMap::default()));
+                assert_eq!(plain, named, "{t}");
             }
         }
     }
