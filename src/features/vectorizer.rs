@@ -934,7 +934,17 @@ impl Vectorizer {
                     }
                     run.cards.push((at, start as u32, end as u32));
                 }
-                None => run.cards.push((STOP, start as u32, end as u32)),
+                None if cfg.char_ngrams() => {
+                    // an unknown word: its character n-gram keys, their slots asked for now
+                    let t = run.text.get(start..end).unwrap_or_default();
+                    let from = run.keys.len() as u32;
+                    for_each_char_key(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |k, _| {
+                        self.char_index.prefetch(k);
+                        run.keys.push(k);
+                    });
+                    run.cards.push((STOP, from, run.keys.len() as u32));
+                }
+                None => run.cards.push((STOP, 0, 0)),
             }
             start = end;
         }
@@ -947,20 +957,19 @@ impl Vectorizer {
                         sink.char(f, w);
                     }
                 }
-                None if cfg.char_ngrams() => {
-                    let t = run.text.get(start as usize..end as usize).unwrap_or_default();
-                    for_each_char_key(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |k, _| {
+                None => {
+                    for &k in run.keys.get(start as usize..end as usize).unwrap_or_default() {
                         if let Some(f) = self.char_index.get(k) {
                             sink.char(f, w);
                         }
-                    });
+                    }
                 }
-                None => {}
             }
             toks.push(looked.map_or(GAP, |(id, unigram, _)| vocabulary_token(id, unigram)));
         }
         run.text.clear();
         run.ends.clear();
+        run.keys.clear();
     }
 
     /// The features of a text's terms one word at a time, for every configuration (hashed,
@@ -1452,8 +1461,10 @@ struct TermRun {
     text: String,
     /// Each term's end in `text` and its table hash.
     ends: Vec<(u32, (u64, u64))>,
-    /// Each term's card (`STOP` when unknown) and its bounds in `text`.
+    /// Each term's card, or `STOP` and the range of its character n-gram keys in `keys` for
+    /// an unknown term.
     cards: Vec<(u32, u32, u32)>,
+    keys: Vec<u64>,
 }
 
 impl TermRun {
