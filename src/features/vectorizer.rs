@@ -932,7 +932,7 @@ impl Vectorizer {
                     if let Some(head) = self.cards.get(at as usize) {
                         prefetch(head);
                     }
-                    run.cards.push((at, start as u32, end as u32));
+                    run.cards.push((at, 0, 0));
                 }
                 None if cfg.char_ngrams() => {
                     // an unknown word: its character n-gram keys, their slots asked for now
@@ -957,6 +957,7 @@ impl Vectorizer {
                         sink.char(f, w);
                     }
                 }
+                // an unknown word's keys (a known word's range is empty)
                 None => {
                     for &k in run.keys.get(start as usize..end as usize).unwrap_or_default() {
                         if let Some(f) = self.char_index.get(k) {
