@@ -895,8 +895,7 @@ impl Vectorizer {
         let mut surfaces: Vec<String> = Vec::new();
         if !hashing && !cfg.stem && names.is_none() && self.cached_chars {
             // the usual prediction: words looked up a run at a time (see `TermRun`)
-            run.text.clear();
-            run.ends.clear();
+            run.clear();
             analyze_each(text, false, |t| {
                 if run.push(&self.term_index, t) {
                     self.look_up_run(run, weight, sink, buf, toks);
@@ -921,7 +920,6 @@ impl Vectorizer {
         toks: &mut Vec<u64>,
     ) {
         let cfg = &self.config;
-        run.cards.clear();
         let mut start = 0;
         for &(end, hash) in &run.ends {
             let end = end as usize;
@@ -968,9 +966,7 @@ impl Vectorizer {
             }
             toks.push(looked.map_or(GAP, |(id, unigram, _)| vocabulary_token(id, unigram)));
         }
-        run.text.clear();
-        run.ends.clear();
-        run.keys.clear();
+        run.clear();
     }
 
     /// The features of a text's terms one word at a time, for every configuration (hashed,
@@ -1469,6 +1465,13 @@ struct TermRun {
 }
 
 impl TermRun {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.cards.clear();
+        self.keys.clear();
+    }
+
     /// Add a term and ask the cache for its slot; true when the run is full.
     #[inline]
     fn push(&mut self, table: &TermTable, term: &str) -> bool {
