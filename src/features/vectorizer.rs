@@ -934,9 +934,8 @@ impl Vectorizer {
                 }
                 None if cfg.char_ngrams() => {
                     // an unknown word: its character n-gram keys, their slots asked for now
-                    let t = run.text.get(start..end).unwrap_or_default();
                     let from = run.keys.len() as u32;
-                    for_each_char_key(t, cfg.char_ngram_min, cfg.char_ngram_max, buf, |k, _| {
+                    for_each_char_key(key, cfg.char_ngram_min, cfg.char_ngram_max, buf, |k, _| {
                         self.char_index.prefetch(k);
                         run.keys.push(k);
                     });
