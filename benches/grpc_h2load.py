@@ -157,8 +157,6 @@ def main() -> None:
                     ready = True
         if not (addr and metrics and ready):
             sys.exit("server did not become ready:\n" + (work / "serve.log").read_text())
-        if args.model is None:
-            time.sleep(5)  # the embedded model cross-validates in the background after start-up
         urls = {
             "check": f"http://{addr}/grpc.health.v1.Health/Check",
             "lead": f"http://{addr}/warta.v1.ArticleService/Classify",

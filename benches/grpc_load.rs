@@ -126,9 +126,7 @@ fn main() {
     let addr = listener.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let model = async {
-        let m = tokio::task::spawn_blocking(|| warta::pipeline::default_model(true))
-            .await
-            .map_err(|e| warta::Error::Internal(e.to_string()))??;
+        let m = warta::pipeline::default_model()?;
         Ok(ServedModel::new(m, "embedded-default"))
     };
     let server = server_rt.spawn(run(listener, model, ServerOptions::default(), async move {

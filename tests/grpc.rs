@@ -385,62 +385,6 @@ async fn a_model_that_fails_to_load_stops_the_server_with_its_error() {
 }
 
 #[tokio::test]
-async fn cross_validation_figures_arrive_after_the_model_serves() {
-    let metrics = warta::eval::Metrics {
-        n: 10,
-        accuracy: 0.9,
-        macro_f1: 0.8,
-        per_label: Default::default(),
-        folds: 5,
-    };
-    let expected = metrics.clone();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let go_rx = std::sync::Mutex::new(go_rx);
-    let server = TestServer::start(
-        async move {
-            let mut m = ServedModel::new(small_model(), "test");
-            m.metrics_job = Some(Box::new(move || {
-                let _ = go_rx.lock().map(|r| r.recv());
-                Ok(metrics)
-            }));
-            Ok(m)
-        },
-        ServerOptions::default(),
-    )
-    .await;
-    let mut client = server.client().await;
-    let mut before = None;
-    for _ in 0..200 {
-        if let Ok(info) = client.get_model_info(GetModelInfoRequest {}).await {
-            before = Some(info.into_inner());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let before = before.expect("serving");
-    assert!(
-        before.training_metrics.is_none(),
-        "serving before cross-validation finished"
-    );
-    go_tx.send(()).expect("job waiting");
-    for _ in 0..200 {
-        let info = client
-            .get_model_info(GetModelInfoRequest {})
-            .await
-            .expect("info")
-            .into_inner();
-        if let Some(m) = info.training_metrics {
-            assert_eq!(m.folds, expected.folds);
-            assert_eq!(m.accuracy, expected.accuracy);
-            assert_eq!(info.model_version, before.model_version, "same model, figures attached");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("metrics never arrived");
-}
-
-#[tokio::test]
 async fn oversized_messages_and_texts_are_refused_with_a_status_not_a_dropped_connection() {
     let server = TestServer::start(
         async { Ok(ServedModel::new(small_model(), "t")) },

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::eval::{score, score_multilabel, Metrics};
 use crate::features::FeatureConfig;
 use crate::model::{train_multilabel, Algorithm, MultiLabelExample, TopicModel, TrainConfig};
-use crate::pipeline::{default_model, default_model_deferred_cv, train_rows, tune};
+use crate::pipeline::{default_model, train_rows, tune};
 use crate::service::{ServedModel, ServerOptions};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -112,7 +112,7 @@ pub struct ServeArgs {
     /// Entity model file (from `warta train-ner`); default: the compiled-in model trained on NERGrit.
     #[arg(long, env = "WARTA_NER_MODEL")]
     pub ner_model: Option<PathBuf>,
-    /// Topic model file; without it the embedded default model is trained at start-up.
+    /// Topic model file; default: the embedded default model (data/models/topics.warta).
     #[arg(long, env = "WARTA_MODEL")]
     pub model: Option<PathBuf>,
     /// Largest request message accepted, in bytes.
@@ -396,7 +396,7 @@ pub(crate) fn extractor_for(path: Option<&PathBuf>) -> Result<crate::extract::Ex
 pub fn load_or_default(path: Option<&PathBuf>) -> Result<TopicModel, Error> {
     match path {
         Some(p) => Ok(TopicModel::load(p)?),
-        None => Ok(default_model(true)?),
+        None => Ok(default_model()?),
     }
 }
 
@@ -426,13 +426,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         tokio::task::spawn_blocking(move || -> Result<ServedModel, Error> {
             match model_path {
                 Some(p) => Ok(ServedModel::new(TopicModel::load(&p)?, p.display().to_string())),
-                None => {
-                    let (model, cv) = default_model_deferred_cv()?;
-                    Ok(ServedModel {
-                        metrics_job: Some(Box::new(cv)),
-                        ..ServedModel::new(model, "embedded-default")
-                    })
-                }
+                None => Ok(ServedModel::new(default_model()?, "embedded-default")),
             }
         })
         .await

@@ -16,9 +16,8 @@ mod wire_status;
 pub use article::ArticleApi;
 
 use crate::error::Error;
-use crate::eval::Metrics;
 use crate::extract::Extractor;
-use crate::model::{ModelError, TopicModel};
+use crate::model::TopicModel;
 use crate::proto::v1::article_service_server::ArticleServiceServer;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -77,16 +76,10 @@ impl Default for ServerOptions {
     }
 }
 
-/// Work that computes a model's cross-validated metrics after it is already serving.
-pub type MetricsJob = Box<dyn FnOnce() -> Result<Metrics, ModelError> + Send + Sync>;
-
 /// A model being served, with where it came from.
 pub struct ServedModel {
     pub model: TopicModel,
     pub source: String,
-    /// Cross-validation to run once the model serves (so readiness does not wait for it);
-    /// its figures are attached to the model when done.
-    pub metrics_job: Option<MetricsJob>,
     /// Articles answered per top label (handles registered once, when the model is made).
     pub label_counts: metrics::LabelCounters,
 }
@@ -97,7 +90,6 @@ impl ServedModel {
             label_counts: metrics::LabelCounters::new(model.labels()),
             model,
             source: source.into(),
-            metrics_job: None,
         }
     }
 }
@@ -239,17 +231,6 @@ impl State {
             }
         }
     }
-
-    /// Attach late cross-validation figures to the served model, if it is still the same one.
-    fn attach_metrics(&self, version: &str, metrics: Metrics) {
-        let Some(current) = self.model_if_ready() else { return };
-        if current.model.version() != version {
-            return;
-        }
-        let mut model = current.model.clone();
-        model.meta.metrics = Some(metrics);
-        self.set_model(ServedModel::new(model, current.source.clone()));
-    }
 }
 
 /// Sends its signal when dropped: the drain future completing (or being dropped) means the
@@ -289,7 +270,7 @@ where
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             match model.await {
-                Ok(mut m) => {
+                Ok(m) => {
                     tracing::info!(
                         version = m.model.version(),
                         labels = m.model.labels().len(),
@@ -297,25 +278,8 @@ where
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "model ready, serving"
                     );
-                    let job = m.metrics_job.take();
-                    let version = m.model.version().to_string();
                     state.set_model(m);
                     set_health(&reporter, ServingStatus::Serving).await;
-                    if let Some(job) = job {
-                        match tokio::task::spawn_blocking(job).await {
-                            Ok(Ok(metrics)) => {
-                                tracing::info!(
-                                    accuracy = metrics.accuracy,
-                                    macro_f1 = metrics.macro_f1,
-                                    folds = metrics.folds,
-                                    "cross-validated the served model"
-                                );
-                                state.attach_metrics(&version, metrics);
-                            }
-                            Ok(Err(e)) => tracing::warn!(error = %e, "cross-validation failed"),
-                            Err(e) => tracing::warn!(error = %e, "cross-validation worker failed"),
-                        }
-                    }
                 }
                 Err(e) => {
                     if let Ok(mut f) = failure.lock() {
