@@ -328,6 +328,24 @@ async fn model_info_describes_the_served_model() {
 }
 
 #[tokio::test]
+async fn the_embedded_model_reports_its_cross_validated_figures_from_the_start() {
+    let model = warta::pipeline::default_model().expect("embedded model");
+    let cv = model.meta.metrics.clone().expect("figures in the file");
+    let server = TestServer::with_model(model).await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(GetModelInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    let m = info.training_metrics.expect("training metrics with the first answer");
+    assert_eq!(m.folds, 5);
+    assert_eq!(m.accuracy, cv.accuracy);
+    assert_eq!(m.macro_f1, cv.macro_f1);
+    assert!(m.accuracy > 0.9, "{m:?}");
+}
+
+#[tokio::test]
 async fn reflection_lists_our_service_in_v1_and_v1alpha() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient as V1;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest as M1;
