@@ -15,7 +15,7 @@ use std::time::Instant;
 use warta::corpus::{examples, read_labelled, Row};
 use warta::eval::score;
 use warta::features::FeatureConfig;
-use warta::model::{train, Algorithm, Example, TrainConfig};
+use warta::model::{train, train_judged, Algorithm, CharPolicy, Example, TrainConfig};
 
 struct Split {
     name: &'static str,
@@ -33,6 +33,8 @@ struct Result {
     /// `warta --threads 1 classify` on the JSONL file, whole process (load, parse, write).
     cli_docs_per_s: Option<f64>,
     model_bytes: Option<usize>,
+    /// warta's character n-grams: the range or "none", and how that was decided.
+    chars: String,
 }
 
 /// Runs of the CLI timed per model; the best is reported. These machines share their cores
@@ -151,7 +153,17 @@ fn run_warta(
 ) -> (Result, Option<PathBuf>) {
     let ex: Vec<Example> = examples(train_rows);
     let started = Instant::now();
-    let model = train(&ex, config).expect("train");
+    let (model, verdict) = train_judged(&ex, config).expect("train");
+    let f = model.vectorizer().config();
+    let range = if f.char_ngrams() {
+        format!("{}-{}", f.char_ngram_min, f.char_ngram_max)
+    } else {
+        "none".to_string()
+    };
+    let chars = match verdict {
+        Some(v) => format!("{range} (z {:.2})", v.z()),
+        None => format!("{range} (set)"),
+    };
     let mut train_s = started.elapsed().as_secs_f64();
     // a fit under a second is timed best of cli_runs(), like the peers' best of peer_runs()
     if train_s < 1.0 {
@@ -191,6 +203,7 @@ fn run_warta(
         docs_per_s,
         cli_docs_per_s: None,
         model_bytes: model.to_bytes().ok().map(|b| b.len()),
+        chars,
     };
     (result, saved)
 }
@@ -224,6 +237,7 @@ fn run_peers(python: &str, peers: &Path, train: &Path, many: &Path) -> Vec<Resul
             docs_per_s: r["docs_per_s"].as_f64().unwrap_or(0.0),
             cli_docs_per_s: None,
             model_bytes: None,
+            chars: String::new(),
         })
         .collect()
 }
@@ -315,6 +329,14 @@ fn main() {
         f.char_ngram_min = 0;
         f.char_ngram_max = 0;
     }));
+    // the character 4-grams kept whatever the corpus says: what the verdict gains or gives up
+    configs.push((
+        format!("warta {} char 4-grams always", default.algorithm),
+        TrainConfig {
+            char_policy: CharPolicy::Always,
+            ..default.clone()
+        },
+    ));
     configs.push(variant("hashed 2^20", |f| f.hash_bits = 20));
     configs.push(variant("stemmed", |f| f.stem = true));
     for split in splits.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
@@ -380,9 +402,13 @@ fn main() {
             peer_runs()
         );
         println!(
-            "| system | accuracy | macro-F1 | train s | docs/s | CLI docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | CLI ÷ fastText | CLI ÷ best sklearn |"
+            "char n-grams: what the model kept, with the verdict's z when the corpus decided (kept above {})\n",
+            warta::model::CHAR_Z
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| system | char n-grams | accuracy | macro-F1 | train s | docs/s | CLI docs/s | model bytes | acc − best peer | train ÷ fastest sklearn | CLI ÷ fastText | CLI ÷ best sklearn |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         let warta_rows = results.len();
         results.extend(peers);
         for (i, r) in results.iter().enumerate() {
@@ -398,8 +424,9 @@ fn main() {
                 "| | |".to_string()
             };
             println!(
-                "| {} | {:.4} | {:.4} | {:.3} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {:.4} | {:.4} | {:.3} | {:.0} | {} | {} | {} |",
                 r.system,
+                r.chars,
                 r.accuracy,
                 r.macro_f1,
                 r.train_s,

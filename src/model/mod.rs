@@ -1,6 +1,7 @@
 //! Features → labels: sparse linear classifiers implemented as linfa algorithms, and the
 //! [`TopicModel`] that bundles a fitted vectorizer, a classifier and the label names.
 
+mod char_choice;
 mod ensemble;
 mod linear;
 mod multilabel;
@@ -10,6 +11,7 @@ mod persist;
 mod softmax;
 mod svm;
 
+pub use char_choice::{CharPolicy, CharVerdict, Z as CHAR_Z};
 pub use ensemble::EnsembleParams;
 pub use linear::{LinearModel, Link};
 pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
@@ -201,6 +203,9 @@ pub struct TrainConfig {
     pub c: Option<f64>,
     /// Smoothing of naive Bayes (`None`: the algorithm's default).
     pub alpha: Option<f64>,
+    /// Whether the character n-grams of `features` are kept whatever they do, or only where
+    /// the corpus shows they help (single-label training; see [`CharVerdict::keep`]).
+    pub char_policy: CharPolicy,
 }
 
 impl TrainConfig {
@@ -229,6 +234,7 @@ impl Default for TrainConfig {
             algorithm: Algorithm::Ensemble,
             c: None,
             alpha: None,
+            char_policy: CharPolicy::IfTheyHelp,
         }
     }
 }
@@ -614,25 +620,57 @@ impl ModelMeta {
 }
 
 pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, ModelError> {
+    train_judged(examples, config).map(|(model, _)| model)
+}
+
+/// [`train`], with the verdict on the character n-grams when the config left them to the
+/// corpus (and there were enough rows to judge).
+pub fn train_judged(
+    examples: &[Example],
+    config: &TrainConfig,
+) -> Result<(TopicModel, Option<CharVerdict>), ModelError> {
     let labels = label_set(examples.iter().map(|e| &e.label))?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let started = std::time::Instant::now();
-    let vectorizer = Vectorizer::fit(config.features.clone(), &texts)?;
-    tracing::debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        features = vectorizer.len(),
-        "vectorizer fitted"
-    );
-    let mut records = SparseMatrix::new(vectorizer.len());
-    for t in &texts {
-        records.push(&vectorizer.transform(t));
-    }
     let targets: Array1<usize> = examples
         .iter()
         .map(|e| labels.binary_search(&e.label).unwrap_or(0))
         .collect();
+    let started = std::time::Instant::now();
+    let vectorize = |features: &FeatureConfig| -> Result<(Vectorizer, SparseMatrix), ModelError> {
+        let vectorizer = Vectorizer::fit(features.clone(), &texts)?;
+        let mut records = SparseMatrix::new(vectorizer.len());
+        for t in &texts {
+            records.push(&vectorizer.transform(t));
+        }
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            features = vectorizer.len(),
+            "features computed"
+        );
+        Ok((vectorizer, records))
+    };
+    let (mut vectorizer, mut records) = vectorize(&config.features)?;
+    let mut verdict = None;
+    if config.char_policy == CharPolicy::IfTheyHelp && config.features.char_ngrams() {
+        let alpha = config.alpha();
+        verdict = char_choice::judge(&records, targets.as_slice().unwrap_or(&[]), labels.len(), alpha, |j| {
+            vectorizer.is_char_feature(j)
+        });
+        tracing::debug!(
+            ?verdict,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "character n-grams judged"
+        );
+        if verdict.is_some_and(|v| !v.keep()) {
+            let words_only = FeatureConfig {
+                char_ngram_min: 0,
+                char_ngram_max: 0,
+                ..config.features.clone()
+            };
+            (vectorizer, records) = vectorize(&words_only)?;
+        }
+    }
     let dataset = DatasetBase::new(records, targets);
-    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "features computed");
     let classifier = match config.algorithm {
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c()).fit(&dataset)?),
         Algorithm::ComplementNb => {
@@ -653,7 +691,8 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
     };
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "classifier fitted");
     let meta = ModelMeta::trained_now(examples.len());
-    TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)
+    let model = TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)?;
+    Ok((model, verdict))
 }
 
 #[cfg(test)]
@@ -780,6 +819,47 @@ mod tests {
             ..TrainConfig::default()
         };
         assert!(matches!(train(&toy(), &cfg), Err(ModelError::Params(_))));
+    }
+
+    #[test]
+    fn character_n_grams_stay_only_where_the_corpus_shows_they_help() {
+        // the toy topics are told apart by whole words: character n-grams add nothing measurable
+        let (m, verdict) = train_judged(&toy(), &TrainConfig::default()).unwrap();
+        let v = verdict.expect("24 rows of 3 labels are judged");
+        assert!(!v.keep(), "{v:?}");
+        assert!(!m.vectorizer().config().char_ngrams());
+        // dropped, they leave exactly the model trained without them
+        let words = TrainConfig {
+            features: FeatureConfig {
+                char_ngram_min: 0,
+                char_ngram_max: 0,
+                ..FeatureConfig::default()
+            },
+            ..TrainConfig::default()
+        };
+        assert_eq!(train(&toy(), &words).unwrap().version(), m.version());
+        // set, they stay unjudged
+        let always = TrainConfig {
+            char_policy: CharPolicy::Always,
+            ..TrainConfig::default()
+        };
+        let (m, verdict) = train_judged(&toy(), &always).unwrap();
+        assert!(verdict.is_none() && m.vectorizer().config().char_ngrams());
+        // where every word is new but each topic's words share an ending, only they generalise
+        let mut rows = Vec::new();
+        for i in 0..30 {
+            for (label, ending) in [("a", "nggar"), ("b", "mptox")] {
+                rows.push(Example {
+                    text: format!("x{i}{ending} q{i}z{ending}"),
+                    label: label.to_string(),
+                });
+            }
+        }
+        let (m, verdict) = train_judged(&rows, &TrainConfig::default()).unwrap();
+        let v = verdict.expect("judged");
+        assert!(v.keep(), "{v:?}");
+        assert!(m.vectorizer().config().char_ngrams());
+        assert_eq!(m.classify("y99nggar", 1)[0].label, "a");
     }
 
     #[test]
