@@ -4,7 +4,7 @@
 //! Bayes, cross-validated with and without them on the rows already vectorised, costs a few
 //! logarithms per feature occurrence — far less than the fit it may spare.
 
-use crate::features::SparseMatrix;
+use crate::features::{SparseMatrix, SparseVec};
 
 /// Folds of the cross-validation behind a verdict.
 pub const FOLDS: usize = 5;
@@ -82,25 +82,54 @@ pub fn judge(
     if n < 2 * FOLDS || k < 2 || y.len() != n || y.iter().any(|&c| c >= k) || !smoothing {
         return None;
     }
-    let mut words = SparseMatrix::new(x.ncols());
-    let mut row = crate::features::SparseVec::default();
-    for r in x.rows() {
-        row.indices.clear();
-        row.values.clear();
-        for (j, v) in r.iter().filter(|&(j, _)| !is_char(j)) {
-            row.indices.push(j as u32);
-            row.values.push(v);
-        }
-        let norm = row.values.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            row.values.iter_mut().for_each(|v| *v /= norm);
-        }
-        words.push(&row);
-    }
-    let (with, without) = rayon::join(|| fold_answers(x, y, k, alpha), || fold_answers(&words, y, k, alpha));
+    let all = packed(x, |_| true, false);
+    let words = packed(x, |j| !is_char(j), true);
+    let (with, without) = rayon::join(|| fold_answers(&all, y, k, alpha), || fold_answers(&words, y, k, alpha));
     let won = with.iter().zip(&without).filter(|&(&a, &b)| a && !b).count();
     let lost = with.iter().zip(&without).filter(|&(&a, &b)| !a && b).count();
     Some(CharVerdict { rows: n, won, lost })
+}
+
+/// The rows of `x` restricted to the columns `keep` admits (with `normalise`, each L2-normalised
+/// as a vectorizer with only those features would make it), with the columns in use renumbered
+/// densely in their order: the counts of [`fold_answers`] are then sized by the features rows
+/// use, not by a hashed space's 2^bits buckets.
+fn packed(x: &SparseMatrix, keep: impl Fn(usize) -> bool, normalise: bool) -> SparseMatrix {
+    // a bit per column in use, and the columns in use before each 64-bit word of them
+    let mut used = vec![0u64; x.ncols().div_ceil(64)];
+    for r in x.rows() {
+        for &j in r.indices.iter().filter(|&&j| keep(j as usize)) {
+            if let Some(w) = used.get_mut(j as usize / 64) {
+                *w |= 1 << (j % 64);
+            }
+        }
+    }
+    let mut before = Vec::with_capacity(used.len());
+    let mut total = 0u32;
+    for w in &used {
+        before.push(total);
+        total += w.count_ones();
+    }
+    let rank = |j: u32| {
+        let (w, bit) = (j as usize / 64, j % 64);
+        before.get(w).copied().unwrap_or(0) + (used.get(w).copied().unwrap_or(0) & ((1u64 << bit) - 1)).count_ones()
+    };
+    let mut out = SparseMatrix::new(total as usize);
+    let mut row = SparseVec::default();
+    for r in x.rows() {
+        row.indices.clear();
+        row.values.clear();
+        for (&j, &v) in r.indices.iter().zip(r.values).filter(|&(&j, _)| keep(j as usize)) {
+            row.indices.push(rank(j));
+            row.values.push(v);
+        }
+        let norm = row.values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if normalise && norm > 0.0 {
+            row.values.iter_mut().for_each(|v| *v /= norm);
+        }
+        out.push(&row);
+    }
+    out
 }
 
 /// Whether complement naive Bayes answers each row right when trained on the other folds (row
@@ -232,6 +261,33 @@ mod tests {
         assert!(v(12, 4).keep(), "z = 8 / √16 = 2");
         assert!(!v(11, 4).keep(), "z = 7 / √15 = 1.81");
         assert!(!v(26, 70).keep());
+    }
+
+    #[test]
+    fn packing_keeps_the_columns_in_use_in_their_order() {
+        // a hashed space: 2^24 columns, four in use
+        let mut x = SparseMatrix::new(1 << 24);
+        x.push(&SparseVec {
+            indices: vec![3, 70, 1 << 23],
+            values: vec![0.6, 0.3, 0.4],
+        });
+        x.push(&SparseVec {
+            indices: vec![70, (1 << 24) - 1],
+            values: vec![1.0, 2.0],
+        });
+        let p = packed(&x, |j| j != 3, true);
+        assert_eq!(p.ncols(), 3);
+        let close = |got: &[f32], want: &[f32]| {
+            got.len() == want.len() && got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6)
+        };
+        assert_eq!(p.row(0).indices, [0, 1]);
+        assert!(close(p.row(0).values, &[0.6, 0.8]), "{:?}", p.row(0).values);
+        assert_eq!(p.row(1).indices, [0, 2]);
+        let third = 1.0 / 5f32.sqrt();
+        assert!(close(p.row(1).values, &[third, 2.0 * third]), "{:?}", p.row(1).values);
+        let p = packed(&x, |_| true, false);
+        assert_eq!(p.ncols(), 4);
+        assert_eq!(p.row(0).values, [0.6, 0.3, 0.4], "kept as they were");
     }
 
     #[test]
