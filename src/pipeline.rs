@@ -2,14 +2,20 @@
 
 use crate::corpus::{default_rows, examples, Row};
 use crate::eval::{cross_validate, Metrics};
-use crate::model::{train_judged, CharPolicy, ModelError, ModelFileError, TopicModel, TrainConfig};
+use crate::model::{train_judged, CharPolicy, CharVerdict, ModelError, ModelFileError, TopicModel, TrainConfig};
 
 /// Seed of the cross-validation shuffle, fixed so reported figures are reproducible.
 pub const CV_SEED: u64 = 20_240_611;
 
 /// Fit a model on `rows`; with `folds ≥ 2`, first cross-validate and keep the figures in the
-/// model's metadata.
-pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str) -> Result<TopicModel, ModelError> {
+/// model's metadata. Also the verdict on the character n-grams, when the config left them to
+/// the corpus.
+pub fn train_rows(
+    rows: &[Row],
+    config: &TrainConfig,
+    folds: usize,
+    source: &str,
+) -> Result<(TopicModel, Option<CharVerdict>), ModelError> {
     let ex = examples(rows);
     let metrics = if folds >= 2 {
         Some(cross_validate(&ex, config, folds, CV_SEED)?)
@@ -17,20 +23,9 @@ pub fn train_rows(rows: &[Row], config: &TrainConfig, folds: usize, source: &str
         None
     };
     let (mut model, verdict) = train_judged(&ex, config)?;
-    if let Some(v) = verdict {
-        let kept = v.keep();
-        tracing::info!(
-            rows = v.rows,
-            won = v.won,
-            lost = v.lost,
-            kept,
-            "character n-grams {}: {v}",
-            if kept { "kept" } else { "dropped, not measurably better" },
-        );
-    }
     model.meta.metrics = metrics;
     model.meta.source = source.to_string();
-    Ok(model)
+    Ok((model, verdict))
 }
 
 /// The embedded default model's file, as [`EMBEDDED_MODEL_COMMAND`] writes it.
@@ -61,6 +56,7 @@ pub fn train_default_model(with_seeds: bool) -> Result<TopicModel, ModelError> {
         0,
         "embedded-default",
     )
+    .map(|(model, _)| model)
 }
 
 /// How the embedded model trains. Its corpus has long articles in 8 topics, where NB-SVM is the

@@ -62,6 +62,11 @@ fn model_file(dir: &std::path::Path) -> String {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("3-fold cross-validation: accuracy"), "{text}");
     assert!(text.contains("macro-F1"), "{text}");
+    // the default leaves the character n-grams to the corpus, and says what it decided
+    assert!(
+        text.contains("character n-grams ") && text.contains("5-fold complement naive Bayes won"),
+        "{text}"
+    );
     out.to_str().expect("path").to_string()
 }
 

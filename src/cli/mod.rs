@@ -642,6 +642,7 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         config
     };
     let multi_label = rows.iter().any(|r| r.labels.len() > 1);
+    let mut verdict = None;
     let model = if multi_label {
         if ![Algorithm::Softmax, TrainConfig::default().algorithm].contains(&config.algorithm) {
             // an algorithm was named that multi-label training does not use: say so
@@ -661,7 +662,9 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         m.meta.source = source.clone();
         m
     } else {
-        train_rows(&rows, &config, args.folds, &source)?
+        let (model, judged) = train_rows(&rows, &config, args.folds, &source)?;
+        verdict = judged;
+        model
     };
     let elapsed = started.elapsed();
     model.save(&args.out)?;
@@ -675,6 +678,14 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         model.vectorizer().vocabulary_size(),
         elapsed.as_secs_f64()
     );
+    if let Some(v) = verdict {
+        let what = if v.keep() {
+            "kept"
+        } else {
+            "dropped, not measurably better"
+        };
+        println!("character n-grams {what}: {v}");
+    }
     if let Some(t) = model.thresholds() {
         let list: Vec<String> = model
             .labels()
