@@ -203,8 +203,8 @@ pub struct TrainArgs {
     #[arg(long, env = "WARTA_LEAD_WEIGHT", default_value_t = 3.0)]
     pub lead_weight: f32,
     /// Character n-grams inside word boundaries, as MIN-MAX (e.g. 3-5, or 4 for 4-4); "0" for
-    /// none; "auto" (or "auto:MIN-MAX") for 4-4 (or MIN-MAX) kept only if 5-fold complement naive
-    /// Bayes on the training rows shows they help by more than one standard error.
+    /// none; "auto" (or "auto:MIN-MAX") for 4-4 (or MIN-MAX) kept only where 5-fold complement
+    /// naive Bayes on the training rows shows they measurably help (McNemar's test at 5%).
     #[arg(long, env = "WARTA_CHAR_NGRAMS", default_value = "auto", value_parser = parse_char_ngrams)]
     pub char_ngrams: CharNgrams,
     /// Hash features into 2^BITS buckets instead of learning a vocabulary (10–24; 0: vocabulary).
