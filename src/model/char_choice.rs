@@ -156,6 +156,9 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
     let active = feature_total.iter().filter(|&&t| t > 0.0).count().max(1) as f64;
     let mut right = vec![false; x.nrows()];
     let mut scores = vec![0.0f64; k];
+    // each fold's −ln(complement mass + α) per feature and label, computed when first read: at
+    // most one logarithm per feature and label a fold, however many rows share the feature
+    let mut weight = vec![f64::NAN; d * k];
     for fold in 0..FOLDS {
         let held = || (fold..x.nrows()).step_by(FOLDS);
         for i in held() {
@@ -166,6 +169,7 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
             .iter()
             .map(|t| ((grand - t).max(0.0) + alpha * active).ln())
             .collect();
+        weight.fill(f64::NAN);
         for i in held() {
             // Σ_j x_j · (ln denom_c − ln(complement mass of j + α)), as the fit's weights
             let mut mass = 0.0f64;
@@ -173,9 +177,15 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
             for (j, v) in x.row(i).iter() {
                 let v = v as f64;
                 mass += v;
-                let total = feature_total[j];
-                for (c, s) in scores.iter_mut().enumerate() {
-                    *s -= v * ((total - count[j * k + c]).max(0.0) + alpha).ln();
+                let w = &mut weight[j * k..(j + 1) * k];
+                if w[0].is_nan() {
+                    let total = feature_total[j];
+                    for (c, w) in w.iter_mut().enumerate() {
+                        *w = -((total - count[j * k + c]).max(0.0) + alpha).ln();
+                    }
+                }
+                for (s, w) in scores.iter_mut().zip(w.iter()) {
+                    *s += v * w;
                 }
             }
             let best = (0..k).max_by(|&a, &b| {
