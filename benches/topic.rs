@@ -154,12 +154,7 @@ fn run_warta(
     let ex: Vec<Example> = examples(train_rows);
     let started = Instant::now();
     let (model, verdict) = train_judged(&ex, config).expect("train");
-    let f = model.vectorizer().config();
-    let range = if f.char_ngrams() {
-        format!("{}-{}", f.char_ngram_min, f.char_ngram_max)
-    } else {
-        "none".to_string()
-    };
+    let range = model.vectorizer().config().char_range();
     let chars = match verdict {
         Some(v) => format!("{range} (z {:.2})", v.z()),
         None => format!("{range} (set)"),

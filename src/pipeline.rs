@@ -96,17 +96,13 @@ impl Trial {
             _ => format!("alpha={}", c.alpha()),
         };
         let f = &c.features;
-        let chars = if f.char_ngrams() {
-            format!("{}-{}", f.char_ngram_min, f.char_ngram_max)
-        } else {
-            "none".into()
-        };
         format!(
-            "{} {knob} min_df={} ngrams={}-{} chars={chars}{}",
+            "{} {knob} min_df={} ngrams={}-{} chars={}{}",
             c.algorithm,
             f.min_df,
             f.ngram_min,
             f.ngram_max,
+            f.char_range(),
             if f.stem { " stem" } else { "" }
         )
     }

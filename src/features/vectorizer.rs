@@ -89,6 +89,15 @@ impl FeatureConfig {
         self.char_ngram_max > 0
     }
 
+    /// The character n-gram lengths as people write them: "4-4", or "none".
+    pub fn char_range(&self) -> String {
+        if self.char_ngrams() {
+            format!("{}-{}", self.char_ngram_min, self.char_ngram_max)
+        } else {
+            "none".into()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), FeatureError> {
         if self.ngram_min < 1 || self.ngram_max > MAX_NGRAM || self.ngram_min > self.ngram_max {
             return Err(FeatureError::Config(format!(

@@ -181,8 +181,15 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
                 let w = &mut weight[j * k..(j + 1) * k];
                 if w[0].is_nan() {
                     let total = feature_total[j];
-                    for (c, w) in w.iter_mut().enumerate() {
-                        *w = -((total - count[j * k + c]).max(0.0) + alpha).ln();
+                    // where a label has none of the feature (most pairs) its complement is the
+                    // feature's whole mass: one logarithm shared by all those labels
+                    let whole = -(total.max(0.0) + alpha).ln();
+                    for (w, &n) in w.iter_mut().zip(&count[j * k..(j + 1) * k]) {
+                        *w = if n == 0.0 {
+                            whole
+                        } else {
+                            -((total - n).max(0.0) + alpha).ln()
+                        };
                     }
                 }
                 for (s, w) in scores.iter_mut().zip(w.iter()) {
