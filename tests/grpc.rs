@@ -346,6 +346,54 @@ async fn the_embedded_model_reports_its_cross_validated_figures_from_the_start()
 }
 
 #[tokio::test]
+async fn model_info_says_which_features_the_model_reads() {
+    // the embedded model sets its character 4-grams
+    let model = warta::pipeline::default_model().expect("embedded model");
+    let width = model.vectorizer().len() as u64;
+    let server = TestServer::with_model(model).await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(GetModelInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    let f = info.features.expect("feature settings");
+    assert_eq!((f.word_ngram_min, f.word_ngram_max), (1, 2));
+    assert_eq!(f.char_ngrams, "4-4");
+    assert_eq!(f.features, width);
+    assert!(
+        f.features > info.vocabulary_size,
+        "characters add features beyond the terms: {f:?}"
+    );
+    assert_eq!(
+        (f.hash_bits, f.stemmed, f.lead_terms, f.lead_weight),
+        (0, false, 40, 3.0)
+    );
+    // a model without them says so
+    let ex: Vec<warta::model::Example> = warta::corpus::examples(&warta::corpus::default_rows(false))
+        .into_iter()
+        .step_by(4)
+        .collect();
+    let words = warta::model::TrainConfig {
+        features: warta::features::FeatureConfig {
+            char_ngram_min: 0,
+            char_ngram_max: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let words_only = warta::model::train(&ex, &words).expect("train");
+    let server = TestServer::with_model(words_only).await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(GetModelInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.features.expect("feature settings").char_ngrams, "none");
+}
+
+#[tokio::test]
 async fn reflection_lists_our_service_in_v1_and_v1alpha() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient as V1;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest as M1;

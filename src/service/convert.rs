@@ -122,5 +122,22 @@ pub fn model_info(served: &super::ServedModel) -> pb::ModelInfo {
         format_version: crate::model::FORMAT_VERSION as u32,
         source: served.source.clone(),
         trained_at_unix: m.meta.trained_at_unix,
+        features: Some(feature_settings(m.vectorizer())),
+    }
+}
+
+/// What a model's vectorizer reads from a text.
+fn feature_settings(v: &crate::features::Vectorizer) -> pb::FeatureSettings {
+    let f = v.config();
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    pb::FeatureSettings {
+        word_ngram_min: narrow(f.ngram_min),
+        word_ngram_max: narrow(f.ngram_max),
+        char_ngrams: f.char_range(),
+        features: v.len() as u64,
+        hash_bits: f.hash_bits.into(),
+        stemmed: f.stem,
+        lead_terms: narrow(f.lead_terms),
+        lead_weight: f.lead_weight,
     }
 }
