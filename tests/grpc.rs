@@ -331,13 +331,7 @@ async fn model_info_describes_the_served_model() {
 async fn the_embedded_model_reports_its_cross_validated_figures_from_the_start() {
     let model = warta::pipeline::default_model().expect("embedded model");
     let cv = model.meta.metrics.clone().expect("figures in the file");
-    let server = TestServer::with_model(model).await;
-    let mut client = server.client().await;
-    let info = client
-        .get_model_info(GetModelInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner();
+    let info = served_model_info(model).await;
     let m = info.training_metrics.expect("training metrics with the first answer");
     assert_eq!(m.folds, 5);
     assert_eq!(m.accuracy, cv.accuracy);
@@ -350,13 +344,7 @@ async fn model_info_says_which_features_the_model_reads() {
     // the embedded model sets its character 4-grams
     let model = warta::pipeline::default_model().expect("embedded model");
     let width = model.vectorizer().len() as u64;
-    let server = TestServer::with_model(model).await;
-    let mut client = server.client().await;
-    let info = client
-        .get_model_info(GetModelInfoRequest {})
-        .await
-        .expect("info")
-        .into_inner();
+    let info = served_model_info(model).await;
     let f = info.features.expect("feature settings");
     assert_eq!((f.word_ngram_min, f.word_ngram_max), (1, 2));
     assert_eq!(f.char_ngrams, "4-4");
@@ -383,14 +371,19 @@ async fn model_info_says_which_features_the_model_reads() {
         ..Default::default()
     };
     let words_only = warta::model::train(&ex, &words).expect("train");
-    let server = TestServer::with_model(words_only).await;
+    let info = served_model_info(words_only).await;
+    assert_eq!(info.features.expect("feature settings").char_ngrams, "none");
+}
+
+/// What GetModelInfo answers from a server serving `model`.
+async fn served_model_info(model: warta::model::TopicModel) -> warta::proto::v1::ModelInfo {
+    let server = TestServer::with_model(model).await;
     let mut client = server.client().await;
-    let info = client
+    client
         .get_model_info(GetModelInfoRequest {})
         .await
         .expect("info")
-        .into_inner();
-    assert_eq!(info.features.expect("feature settings").char_ngrams, "none");
+        .into_inner()
 }
 
 #[tokio::test]
