@@ -89,6 +89,15 @@ impl FeatureConfig {
         self.char_ngram_max > 0
     }
 
+    /// The same settings without character n-grams.
+    pub fn without_char_ngrams(&self) -> FeatureConfig {
+        FeatureConfig {
+            char_ngram_min: 0,
+            char_ngram_max: 0,
+            ..self.clone()
+        }
+    }
+
     /// The character n-gram lengths as people write them: "4-4", or "none".
     pub fn char_range(&self) -> String {
         if self.char_ngrams() {

@@ -29,6 +29,8 @@ pub struct CharVerdict {
     pub won: usize,
     /// Rows answered right without them and wrong with them.
     pub lost: usize,
+    /// Judged label by label, on rows with sets of labels ([`judge_sets`]).
+    pub per_label: bool,
 }
 
 /// How many standard errors of the paired difference the rows won must lead the rows lost by:
@@ -56,9 +58,14 @@ impl CharVerdict {
 
 impl std::fmt::Display for CharVerdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let judge = if self.per_label {
+            "naive Bayes, a binary model per label,"
+        } else {
+            "complement naive Bayes"
+        };
         write!(
             f,
-            "with them {FOLDS}-fold complement naive Bayes won {} and lost {} of {} rows (z = {:.2}, kept above {Z})",
+            "with them {FOLDS}-fold {judge} won {} and lost {} of {} rows (z = {:.2}, kept above {Z})",
             self.won,
             self.lost,
             self.rows,
@@ -85,10 +92,53 @@ pub fn judge(
     }
     let all = packed(x, |_| true, false);
     let words = packed(x, |j| !is_char(j), true);
-    let (with, without) = rayon::join(|| fold_answers(&all, y, k, alpha), || fold_answers(&words, y, k, alpha));
-    let won = with.iter().zip(&without).filter(|&(&a, &b)| a && !b).count();
-    let lost = with.iter().zip(&without).filter(|&(&a, &b)| !a && b).count();
-    Some(CharVerdict { rows: n, won, lost })
+    let answers = |x: &SparseMatrix| fold_answers(x, y, k, alpha, Bayes::Complement);
+    let (with, without) = rayon::join(|| answers(&all), || answers(&words));
+    Some(paired(&with, &without, false))
+}
+
+/// [`judge`] for rows with any number of labels (`sets`, each label in `0..k`): one binary
+/// naive Bayes per label, and a row counts as answered right when every label's in-or-out
+/// is — the exact-set accuracy multi-label training reports. Rows stay the unit of the test,
+/// as in [`judge`], so the pairs it counts are independent. Multinomial, with the labels'
+/// priors, rather than complement: a label few rows have is a lopsided binary question, and
+/// complement naive Bayes, which ignores priors, answers "in" for most rows there (for a label
+/// no training row has, every row) — one such label would make every row wrong both ways.
+pub fn judge_sets(
+    x: &SparseMatrix,
+    sets: &[Vec<usize>],
+    k: usize,
+    alpha: f64,
+    is_char: impl Fn(usize) -> bool,
+) -> Option<CharVerdict> {
+    let n = x.nrows();
+    let smoothing = alpha > 0.0 && alpha.is_finite();
+    if n < 2 * FOLDS || k < 2 || sets.len() != n || sets.iter().flatten().any(|&c| c >= k) || !smoothing {
+        return None;
+    }
+    let all = packed(x, |_| true, false);
+    let words = packed(x, |j| !is_char(j), true);
+    let (mut with, mut without) = (vec![true; n], vec![true; n]);
+    for label in 0..k {
+        let y: Vec<usize> = sets.iter().map(|s| usize::from(s.contains(&label))).collect();
+        let answers = |x: &SparseMatrix| fold_answers(x, &y, 2, alpha, Bayes::Multinomial);
+        let (a, b) = rayon::join(|| answers(&all), || answers(&words));
+        with.iter_mut().zip(&a).for_each(|(w, &a)| *w &= a);
+        without.iter_mut().zip(&b).for_each(|(w, &b)| *w &= b);
+    }
+    Some(paired(&with, &without, true))
+}
+
+/// The rows right with character n-grams and wrong without them, and the other way round.
+fn paired(with: &[bool], without: &[bool], per_label: bool) -> CharVerdict {
+    let won = with.iter().zip(without).filter(|&(&a, &b)| a && !b).count();
+    let lost = with.iter().zip(without).filter(|&(&a, &b)| !a && b).count();
+    CharVerdict {
+        rows: with.len(),
+        won,
+        lost,
+        per_label,
+    }
 }
 
 /// The rows of `x` restricted to the columns `keep` admits (with `normalise`, each L2-normalised
@@ -133,14 +183,27 @@ fn packed(x: &SparseMatrix, keep: impl Fn(usize) -> bool, normalise: bool) -> Sp
     out
 }
 
-/// Whether complement naive Bayes answers each row right when trained on the other folds (row
-/// `i` is in fold `i mod FOLDS`). The counts of all rows are summed once; each fold's rows are
-/// taken out, answered, and put back.
-fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool> {
+/// Which naive Bayes [`fold_answers`] cross-validates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bayes {
+    /// Each label's weights from the other labels' counts; no priors (Rennie et al., 2003).
+    Complement,
+    /// Each label's weights from its own counts, plus its prior.
+    Multinomial,
+}
+
+/// Whether naive Bayes answers each row right when trained on the other folds (row `i` is in
+/// fold `i mod FOLDS`). The counts of all rows are summed once; each fold's rows are taken
+/// out, answered, and put back.
+fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Bayes) -> Vec<bool> {
     let d = x.ncols();
     let mut count = vec![0.0f64; d * k];
     let mut feature_total = vec![0.0f64; d];
     let mut class_total = vec![0.0f64; k];
+    let mut class_rows = vec![0usize; k];
+    for &c in y {
+        class_rows[c] += 1;
+    }
     let add = |i: usize, sign: f64, count: &mut [f64], feature_total: &mut [f64], class_total: &mut [f64]| {
         let c = y[i];
         for (j, v) in x.row(i).iter() {
@@ -166,9 +229,24 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
             add(i, -1.0, &mut count, &mut feature_total, &mut class_total);
         }
         let grand: f64 = class_total.iter().sum();
-        let ln_denom: Vec<f64> = class_total
-            .iter()
-            .map(|t| ((grand - t).max(0.0) + alpha * active).ln())
+        // per label: the log of its weights' normaliser, and (multinomial) its log prior
+        let mut rows_trained = class_rows.clone();
+        for i in held() {
+            rows_trained[y[i]] -= 1;
+        }
+        let trained_rows = (x.nrows() - held().count()) as f64;
+        let ln_denom: Vec<f64> = (0..k)
+            .map(|c| match bayes {
+                Bayes::Complement => ((grand - class_total[c]).max(0.0) + alpha * active).ln(),
+                Bayes::Multinomial => -(class_total[c].max(0.0) + alpha * active).ln(),
+            })
+            .collect();
+        let ln_prior: Vec<f64> = (0..k)
+            .map(|c| match bayes {
+                Bayes::Complement => 0.0,
+                // a label no training row has is never answered (ln 0 = −∞)
+                Bayes::Multinomial => (rows_trained[c] as f64 / trained_rows).ln(),
+            })
             .collect();
         weight.fill(f64::NAN);
         for i in held() {
@@ -181,26 +259,34 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64) -> Vec<bool
                 let w = &mut weight[j * k..(j + 1) * k];
                 if w[0].is_nan() {
                     let total = feature_total[j];
-                    // where a label has none of the feature (most pairs) its complement is the
-                    // feature's whole mass: one logarithm shared by all those labels
-                    let whole = -(total.max(0.0) + alpha).ln();
-                    for (w, &n) in w.iter_mut().zip(&count[j * k..(j + 1) * k]) {
-                        *w = if n == 0.0 {
-                            whole
-                        } else {
-                            -((total - n).max(0.0) + alpha).ln()
-                        };
+                    let counts = &count[j * k..(j + 1) * k];
+                    match bayes {
+                        // where a label has none of the feature (most pairs) its complement is
+                        // the feature's whole mass: one logarithm shared by all those labels
+                        Bayes::Complement => {
+                            let whole = -(total.max(0.0) + alpha).ln();
+                            for (w, &n) in w.iter_mut().zip(counts) {
+                                *w = if n == 0.0 {
+                                    whole
+                                } else {
+                                    -((total - n).max(0.0) + alpha).ln()
+                                };
+                            }
+                        }
+                        Bayes::Multinomial => {
+                            let none = alpha.ln();
+                            for (w, &n) in w.iter_mut().zip(counts) {
+                                *w = if n == 0.0 { none } else { (n.max(0.0) + alpha).ln() };
+                            }
+                        }
                     }
                 }
                 for (s, w) in scores.iter_mut().zip(w.iter()) {
                     *s += v * w;
                 }
             }
-            let best = (0..k).max_by(|&a, &b| {
-                (scores[a] + mass * ln_denom[a])
-                    .total_cmp(&(scores[b] + mass * ln_denom[b]))
-                    .then(b.cmp(&a))
-            });
+            let score = |c: usize| scores[c] + mass * ln_denom[c] + ln_prior[c];
+            let best = (0..k).max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)));
             right[i] = best == Some(y[i]);
         }
         for i in held() {
@@ -272,7 +358,12 @@ mod tests {
 
     #[test]
     fn the_rule_is_mc_nemars_test_at_five_percent() {
-        let v = |won, lost| CharVerdict { rows: 1000, won, lost };
+        let v = |won, lost| CharVerdict {
+            rows: 1000,
+            won,
+            lost,
+            per_label: false,
+        };
         assert!(!v(0, 0).keep(), "no difference: they cost and buy nothing");
         assert!(!v(95, 79).keep(), "16 < 1.96 · √174 (AG News)");
         assert!(v(70, 26).keep(), "44 > 1.96 · √96 (SIB-200 Indonesian)");
@@ -326,5 +417,36 @@ mod tests {
             "a target out of range"
         );
         assert_eq!(judge(&x, &y, 2, -1.0, |_| false), None, "no smoothing to judge with");
+        let sets: Vec<Vec<usize>> = y.iter().map(|&c| vec![c]).collect();
+        assert!(judge_sets(&x, &sets, 2, 0.1, |_| false).is_some());
+        assert_eq!(
+            judge_sets(&x, &sets[1..], 2, 0.1, |_| false),
+            None,
+            "sets do not match rows"
+        );
+        assert_eq!(
+            judge_sets(&x, &vec![vec![0, 2]; y.len()], 2, 0.1, |_| false),
+            None,
+            "a label out of range"
+        );
+    }
+
+    #[test]
+    fn per_label_verdicts_count_a_row_right_only_when_its_whole_set_is() {
+        // one label per row: the binary questions a row's set answers are those of its label
+        let (texts, y) = suffix_rows();
+        let v = Vectorizer::fit(FeatureConfig::default(), &texts).unwrap();
+        let mut x = SparseMatrix::new(v.len());
+        for t in &texts {
+            x.push(&v.transform(t));
+        }
+        let sets: Vec<Vec<usize>> = y.iter().map(|&c| vec![c]).collect();
+        let judged = judge_sets(&x, &sets, 2, 0.1, |j| v.is_char_feature(j)).unwrap();
+        assert!(judged.keep(), "{judged:?}");
+        assert_eq!(judged.rows, texts.len());
+        assert!(judged.per_label);
+        // a third label no row has: every row still answers it right (out) either way
+        let three = judge_sets(&x, &sets, 3, 0.1, |j| v.is_char_feature(j)).unwrap();
+        assert_eq!((three.won, three.lost), (judged.won, judged.lost));
     }
 }
