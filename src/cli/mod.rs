@@ -8,7 +8,7 @@ use crate::corpus::{examples, read_labelled};
 use crate::error::Error;
 use crate::eval::{score, score_multilabel, Metrics};
 use crate::features::FeatureConfig;
-use crate::model::{train_multilabel, Algorithm, CharPolicy, MultiLabelExample, TopicModel, TrainConfig};
+use crate::model::{train_multilabel_judged, Algorithm, CharPolicy, MultiLabelExample, TopicModel, TrainConfig};
 use crate::pipeline::{default_model, train_rows, tune};
 use crate::service::{ServedModel, ServerOptions};
 use clap::{Args, Parser, Subcommand};
@@ -642,8 +642,7 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         config
     };
     let multi_label = rows.iter().any(|r| r.labels.len() > 1);
-    let mut verdict = None;
-    let model = if multi_label {
+    let (model, verdict) = if multi_label {
         if ![Algorithm::Softmax, TrainConfig::default().algorithm].contains(&config.algorithm) {
             // an algorithm was named that multi-label training does not use: say so
             tracing::warn!(
@@ -658,13 +657,11 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
                 labels: r.labels.clone(),
             })
             .collect();
-        let mut m = train_multilabel(&examples, &config, args.folds)?;
+        let (mut m, judged) = train_multilabel_judged(&examples, &config, args.folds)?;
         m.meta.source = source.clone();
-        m
+        (m, judged)
     } else {
-        let (model, judged) = train_rows(&rows, &config, args.folds, &source)?;
-        verdict = judged;
-        model
+        train_rows(&rows, &config, args.folds, &source)?
     };
     let elapsed = started.elapsed();
     model.save(&args.out)?;

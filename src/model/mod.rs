@@ -14,7 +14,7 @@ mod svm;
 pub use char_choice::{CharPolicy, CharVerdict, Z as CHAR_Z};
 pub use ensemble::EnsembleParams;
 pub use linear::{LinearModel, Link};
-pub use multilabel::{select as select_labels, train_multilabel, MultiLabelExample};
+pub use multilabel::{select as select_labels, train_multilabel, train_multilabel_judged, MultiLabelExample};
 pub use naive_bayes::{NaiveBayesKind, NaiveBayesParams};
 pub use nb_weighted::NbWeightedParams;
 pub use persist::{ModelFileError, FORMAT_VERSION};
@@ -662,12 +662,7 @@ pub fn train_judged(
             "character n-grams judged"
         );
         if verdict.is_some_and(|v| !v.keep()) {
-            let words_only = FeatureConfig {
-                char_ngram_min: 0,
-                char_ngram_max: 0,
-                ..config.features.clone()
-            };
-            (vectorizer, records) = vectorize(&words_only)?;
+            (vectorizer, records) = vectorize(&config.features.without_char_ngrams())?;
         }
     }
     let dataset = DatasetBase::new(records, targets);

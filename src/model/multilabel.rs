@@ -3,11 +3,12 @@
 //! A multi-label model returns every label whose probability reaches its threshold (at least
 //! the single most probable one), best first.
 
+use super::char_choice::{self, CharPolicy, CharVerdict};
 use super::linear::{interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
 use super::{label_set, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
-use crate::features::{SparseMatrix, Vectorizer};
+use crate::features::{FeatureConfig, SparseMatrix, Vectorizer};
 use rayon::prelude::*;
 
 /// A text with any number of labels.
@@ -63,6 +64,17 @@ pub fn train_multilabel(
     config: &TrainConfig,
     folds: usize,
 ) -> Result<TopicModel, ModelError> {
+    train_multilabel_judged(examples, config, folds).map(|(model, _)| model)
+}
+
+/// [`train_multilabel`], with the verdict on the character n-grams when the config left them
+/// to the corpus: judged per label ([`char_choice::judge_sets`]), as single-label training
+/// judges them per row.
+pub fn train_multilabel_judged(
+    examples: &[MultiLabelExample],
+    config: &TrainConfig,
+    folds: usize,
+) -> Result<(TopicModel, Option<CharVerdict>), ModelError> {
     let labels = label_set(examples.iter().flat_map(|e| e.labels.iter()))?;
     let k = labels.len();
     let sets: Vec<Vec<usize>> = examples
@@ -70,10 +82,26 @@ pub fn train_multilabel(
         .map(|e| e.labels.iter().filter_map(|l| labels.binary_search(l).ok()).collect())
         .collect();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let vectorizer = Vectorizer::fit(config.features.clone(), &texts)?;
-    let mut x = SparseMatrix::new(vectorizer.len());
-    for t in &texts {
-        x.push(&vectorizer.transform(t));
+    let started = std::time::Instant::now();
+    let vectorize = |features: &FeatureConfig| -> Result<(Vectorizer, SparseMatrix), ModelError> {
+        let vectorizer = Vectorizer::fit(features.clone(), &texts)?;
+        let mut x = SparseMatrix::new(vectorizer.len());
+        for t in &texts {
+            x.push(&vectorizer.transform(t));
+        }
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(elapsed_us, features = vectorizer.len(), "features computed");
+        Ok((vectorizer, x))
+    };
+    let (mut vectorizer, mut x) = vectorize(&config.features)?;
+    let mut verdict = None;
+    if config.char_policy == CharPolicy::IfTheyHelp && config.features.char_ngrams() {
+        verdict = char_choice::judge_sets(&x, &sets, k, config.alpha(), |j| vectorizer.is_char_feature(j));
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(?verdict, elapsed_us, "character n-grams judged, per label");
+        if verdict.is_some_and(|v| !v.keep()) {
+            (vectorizer, x) = vectorize(&config.features.without_char_ngrams())?;
+        }
     }
     let all: Vec<usize> = (0..examples.len()).collect();
     let mut thresholds = vec![0.5f32; k];
@@ -140,7 +168,7 @@ pub fn train_multilabel(
     };
     let mut model = TopicModel::new(labels, vectorizer, classifier, meta).map_err(ModelError::NotConverged)?;
     model.set_thresholds(thresholds).map_err(ModelError::NotConverged)?;
-    Ok(model)
+    Ok((model, verdict))
 }
 
 #[cfg(test)]
@@ -186,6 +214,45 @@ mod tests {
         let metrics = m.meta.metrics.as_ref().unwrap();
         assert_eq!(metrics.folds, 3);
         assert!(metrics.macro_f1 > 0.8, "{metrics:?}");
+    }
+
+    #[test]
+    fn character_n_grams_are_judged_per_label() {
+        // topics told apart by whole words: the n-grams add nothing measurable, and dropped
+        // they leave exactly the model trained without them
+        let (m, verdict) = train_multilabel_judged(&examples(), &TrainConfig::default(), 3).unwrap();
+        let v = verdict.expect("30 rows of 3 labels are judged");
+        assert!(!v.keep(), "{v:?}");
+        assert!(!m.vectorizer().config().char_ngrams());
+        let words = TrainConfig {
+            features: FeatureConfig::default().without_char_ngrams(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(train_multilabel(&examples(), &words, 3).unwrap().version(), m.version());
+        // every word new, each label marked by its own ending: only the n-grams generalise
+        let endings = [("a", "nggar"), ("b", "mptox"), ("c", "lwirk")];
+        let rows: Vec<MultiLabelExample> = (0..45)
+            .map(|i| {
+                let (first, second) = (endings[i % 3], endings[(i + 1) % 3]);
+                let mut text = format!("x{i}{} q{i}z{}", first.1, first.1);
+                let mut labels = vec![first.0.to_string()];
+                if i % 2 == 0 {
+                    text.push_str(&format!(" w{i}{}", second.1));
+                    labels.push(second.0.to_string());
+                }
+                MultiLabelExample { text, labels }
+            })
+            .collect();
+        let (m, verdict) = train_multilabel_judged(&rows, &TrainConfig::default(), 3).unwrap();
+        let v = verdict.expect("judged");
+        assert!(v.keep(), "{v:?}");
+        assert!(m.vectorizer().config().char_ngrams());
+        let got: BTreeSet<String> = m
+            .classify("y99nggar k98mptox", 0)
+            .into_iter()
+            .map(|l| l.label)
+            .collect();
+        assert_eq!(got, BTreeSet::from(["a".to_string(), "b".to_string()]));
     }
 
     #[test]
