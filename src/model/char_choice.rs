@@ -222,7 +222,9 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Baye
     let mut scores = vec![0.0f64; k];
     // each fold's −ln(complement mass + α) per feature and label, computed when first read: at
     // most one logarithm per feature and label a fold, however many rows share the feature
-    let mut weight = vec![f64::NAN; d * k];
+    let mut weight = vec![0.0f64; d * k];
+    // the fold (plus one) that last computed each feature's weights: no refill between folds
+    let mut computed_in = vec![0u8; d];
     for fold in 0..FOLDS {
         let held = || (fold..x.nrows()).step_by(FOLDS);
         for i in held() {
@@ -248,7 +250,7 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Baye
                 Bayes::Multinomial => (rows_trained[c] as f64 / trained_rows).ln(),
             })
             .collect();
-        weight.fill(f64::NAN);
+        let stamp = fold as u8 + 1;
         for i in held() {
             // Σ_j x_j · (ln denom_c − ln(complement mass of j + α)), as the fit's weights
             let mut mass = 0.0f64;
@@ -257,7 +259,8 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Baye
                 let v = v as f64;
                 mass += v;
                 let w = &mut weight[j * k..(j + 1) * k];
-                if w[0].is_nan() {
+                if computed_in[j] != stamp {
+                    computed_in[j] = stamp;
                     let total = feature_total[j];
                     let counts = &count[j * k..(j + 1) * k];
                     match bayes {
