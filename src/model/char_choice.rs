@@ -85,13 +85,10 @@ pub fn judge(
     alpha: f64,
     is_char: impl Fn(usize) -> bool,
 ) -> Option<CharVerdict> {
-    let n = x.nrows();
-    let smoothing = alpha > 0.0 && alpha.is_finite();
-    if n < 2 * FOLDS || k < 2 || y.len() != n || y.iter().any(|&c| c >= k) || !smoothing {
+    if !judgeable(x, k, alpha) || y.len() != x.nrows() || y.iter().any(|&c| c >= k) {
         return None;
     }
-    let all = packed(x, |_| true, false);
-    let words = packed(x, |j| !is_char(j), true);
+    let (all, words) = blocks(x, is_char);
     let answers = |x: &SparseMatrix| fold_answers(x, y, k, alpha, Bayes::Complement);
     let (with, without) = rayon::join(|| answers(&all), || answers(&words));
     Some(paired(&with, &without, false))
@@ -112,12 +109,10 @@ pub fn judge_sets(
     is_char: impl Fn(usize) -> bool,
 ) -> Option<CharVerdict> {
     let n = x.nrows();
-    let smoothing = alpha > 0.0 && alpha.is_finite();
-    if n < 2 * FOLDS || k < 2 || sets.len() != n || sets.iter().flatten().any(|&c| c >= k) || !smoothing {
+    if !judgeable(x, k, alpha) || sets.len() != n || sets.iter().flatten().any(|&c| c >= k) {
         return None;
     }
-    let all = packed(x, |_| true, false);
-    let words = packed(x, |j| !is_char(j), true);
+    let (all, words) = blocks(x, is_char);
     let (mut with, mut without) = (vec![true; n], vec![true; n]);
     for label in 0..k {
         let y: Vec<usize> = sets.iter().map(|s| usize::from(s.contains(&label))).collect();
@@ -127,6 +122,16 @@ pub fn judge_sets(
         without.iter_mut().zip(&b).for_each(|(w, &b)| *w &= b);
     }
     Some(paired(&with, &without, true))
+}
+
+/// Enough rows for every fold to hold some twice over, two labels or more, and smoothing.
+fn judgeable(x: &SparseMatrix, k: usize, alpha: f64) -> bool {
+    x.nrows() >= 2 * FOLDS && k >= 2 && alpha > 0.0 && alpha.is_finite()
+}
+
+/// The rows with all their features, and with their word features alone (re-normalised).
+fn blocks(x: &SparseMatrix, is_char: impl Fn(usize) -> bool) -> (SparseMatrix, SparseMatrix) {
+    (packed(x, |_| true, false), packed(x, |j| !is_char(j), true))
 }
 
 /// The rows right with character n-grams and wrong without them, and the other way round.

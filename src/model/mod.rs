@@ -623,6 +623,38 @@ pub fn train(examples: &[Example], config: &TrainConfig) -> Result<TopicModel, M
     train_judged(examples, config).map(|(model, _)| model)
 }
 
+/// Fit the vectorizer on `texts` and vectorise them. When `config` leaves the character
+/// n-grams to the corpus, `judge` gives its verdict on the rows, and a verdict against them
+/// refits without them: exactly what `--char-ngrams 0` would have fitted.
+fn vectorize_judged(
+    config: &TrainConfig,
+    texts: &[&str],
+    judge: impl FnOnce(&SparseMatrix, &Vectorizer) -> Option<CharVerdict>,
+) -> Result<(Vectorizer, SparseMatrix, Option<CharVerdict>), ModelError> {
+    let started = std::time::Instant::now();
+    let vectorize = |features: &FeatureConfig| -> Result<(Vectorizer, SparseMatrix), ModelError> {
+        let vectorizer = Vectorizer::fit(features.clone(), texts)?;
+        let mut records = SparseMatrix::new(vectorizer.len());
+        for t in texts {
+            records.push(&vectorizer.transform(t));
+        }
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(elapsed_us, features = vectorizer.len(), "features computed");
+        Ok((vectorizer, records))
+    };
+    let (mut vectorizer, mut records) = vectorize(&config.features)?;
+    let mut verdict = None;
+    if config.char_policy == CharPolicy::IfTheyHelp && config.features.char_ngrams() {
+        verdict = judge(&records, &vectorizer);
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(?verdict, elapsed_us, "character n-grams judged");
+        if verdict.is_some_and(|v| !v.keep()) {
+            (vectorizer, records) = vectorize(&config.features.without_char_ngrams())?;
+        }
+    }
+    Ok((vectorizer, records, verdict))
+}
+
 /// [`train`], with the verdict on the character n-grams when the config left them to the
 /// corpus (and there were enough rows to judge).
 pub fn train_judged(
@@ -636,35 +668,15 @@ pub fn train_judged(
         .map(|e| labels.binary_search(&e.label).unwrap_or(0))
         .collect();
     let started = std::time::Instant::now();
-    let vectorize = |features: &FeatureConfig| -> Result<(Vectorizer, SparseMatrix), ModelError> {
-        let vectorizer = Vectorizer::fit(features.clone(), &texts)?;
-        let mut records = SparseMatrix::new(vectorizer.len());
-        for t in &texts {
-            records.push(&vectorizer.transform(t));
-        }
-        tracing::debug!(
-            elapsed_us = started.elapsed().as_micros() as u64,
-            features = vectorizer.len(),
-            "features computed"
-        );
-        Ok((vectorizer, records))
-    };
-    let (mut vectorizer, mut records) = vectorize(&config.features)?;
-    let mut verdict = None;
-    if config.char_policy == CharPolicy::IfTheyHelp && config.features.char_ngrams() {
-        let alpha = config.alpha();
-        verdict = char_choice::judge(&records, targets.as_slice().unwrap_or(&[]), labels.len(), alpha, |j| {
-            vectorizer.is_char_feature(j)
-        });
-        tracing::debug!(
-            ?verdict,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "character n-grams judged"
-        );
-        if verdict.is_some_and(|v| !v.keep()) {
-            (vectorizer, records) = vectorize(&config.features.without_char_ngrams())?;
-        }
-    }
+    let (vectorizer, records, verdict) = vectorize_judged(config, &texts, |x, vectorizer| {
+        char_choice::judge(
+            x,
+            targets.as_slice().unwrap_or(&[]),
+            labels.len(),
+            config.alpha(),
+            |j| vectorizer.is_char_feature(j),
+        )
+    })?;
     let dataset = DatasetBase::new(records, targets);
     let classifier = match config.algorithm {
         Algorithm::Softmax => Classifier::Softmax(SoftmaxParams::default().c(config.c()).fit(&dataset)?),

@@ -3,12 +3,12 @@
 //! A multi-label model returns every label whose probability reaches its threshold (at least
 //! the single most probable one), best first.
 
-use super::char_choice::{self, CharPolicy, CharVerdict};
+use super::char_choice::{self, CharVerdict};
 use super::linear::{interleave, LinearModel, Link};
 use super::softmax::{fit_binary, MarginLoss};
-use super::{label_set, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
+use super::{label_set, vectorize_judged, Classifier, ModelError, ModelMeta, TopicModel, TrainConfig};
 use crate::eval::{score_multilabel, Metrics, SplitMix};
-use crate::features::{FeatureConfig, SparseMatrix, Vectorizer};
+use crate::features::SparseMatrix;
 use rayon::prelude::*;
 
 /// A text with any number of labels.
@@ -82,27 +82,9 @@ pub fn train_multilabel_judged(
         .map(|e| e.labels.iter().filter_map(|l| labels.binary_search(l).ok()).collect())
         .collect();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let started = std::time::Instant::now();
-    let vectorize = |features: &FeatureConfig| -> Result<(Vectorizer, SparseMatrix), ModelError> {
-        let vectorizer = Vectorizer::fit(features.clone(), &texts)?;
-        let mut x = SparseMatrix::new(vectorizer.len());
-        for t in &texts {
-            x.push(&vectorizer.transform(t));
-        }
-        let elapsed_us = started.elapsed().as_micros() as u64;
-        tracing::debug!(elapsed_us, features = vectorizer.len(), "features computed");
-        Ok((vectorizer, x))
-    };
-    let (mut vectorizer, mut x) = vectorize(&config.features)?;
-    let mut verdict = None;
-    if config.char_policy == CharPolicy::IfTheyHelp && config.features.char_ngrams() {
-        verdict = char_choice::judge_sets(&x, &sets, k, config.alpha(), |j| vectorizer.is_char_feature(j));
-        let elapsed_us = started.elapsed().as_micros() as u64;
-        tracing::debug!(?verdict, elapsed_us, "character n-grams judged, per label");
-        if verdict.is_some_and(|v| !v.keep()) {
-            (vectorizer, x) = vectorize(&config.features.without_char_ngrams())?;
-        }
-    }
+    let (vectorizer, x, verdict) = vectorize_judged(config, &texts, |x, vectorizer| {
+        char_choice::judge_sets(x, &sets, k, config.alpha(), |j| vectorizer.is_char_feature(j))
+    })?;
     let all: Vec<usize> = (0..examples.len()).collect();
     let mut thresholds = vec![0.5f32; k];
     let mut metrics = None;
@@ -174,6 +156,7 @@ pub fn train_multilabel_judged(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::FeatureConfig;
     use std::collections::BTreeSet;
     use std::path::Path;
 
