@@ -293,17 +293,23 @@ pub(crate) fn fit_svm_dual(
     tol: f64,
 ) -> (Vec<f64>, f64) {
     // the rows' features, gathered once into contiguous arrays (values already scaled): every
-    // pass reads them twice
+    // pass reads them twice. Kept as u32 and f32, as in `x`, and widened where read: the same
+    // arithmetic as f64 copies, in half the memory (the gather was a third of the solver's time)
+    let nnz: usize = rows.iter().map(|&i| x.row(i).indices.len()).sum();
     let mut starts = Vec::with_capacity(rows.len() + 1);
-    let (mut idx, mut val) = (Vec::new(), Vec::new());
+    let (mut idx, mut val): (Vec<u32>, Vec<f32>) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
     starts.push(0);
     for &i in rows {
-        for (j, v) in x.row(i).iter() {
-            idx.push(j);
-            val.push(match scale {
-                Some(s) => (v * s.get(j).copied().unwrap_or(0.0)) as f64,
-                None => v as f64,
-            });
+        let row = x.row(i);
+        idx.extend_from_slice(row.indices);
+        match scale {
+            Some(s) => val.extend(
+                row.indices
+                    .iter()
+                    .zip(row.values)
+                    .map(|(&j, &v)| v * s.get(j as usize).copied().unwrap_or(0.0)),
+            ),
+            None => val.extend_from_slice(row.values),
         }
         starts.push(idx.len());
     }
@@ -313,7 +319,14 @@ pub(crate) fn fit_svm_dual(
     // the squared hinge adds 1/(2C) to the dual's diagonal
     let diag = 0.5 / c;
     let q: Vec<f64> = (0..n)
-        .map(|p| val[starts[p]..starts[p + 1]].iter().map(|v| v * v).sum::<f64>() + 1.0 + diag)
+        .map(|p| {
+            val[starts[p]..starts[p + 1]]
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                + 1.0
+                + diag
+        })
         .collect();
     let mut alpha = vec![0.0f64; n];
     let mut active: Vec<usize> = (0..n).collect();
@@ -359,8 +372,8 @@ pub(crate) fn fit_svm_dual(
                 let updated = (a - g / q[p]).max(0.0);
                 alpha[p] = updated;
                 let step = (updated - a) * yi;
-                for (&j, v) in ix.iter().zip(vx) {
-                    w[j] += step * v;
+                for (&j, &v) in ix.iter().zip(vx) {
+                    w[j as usize] += step * f64::from(v);
                 }
                 b += step;
             }
@@ -384,17 +397,17 @@ pub(crate) fn fit_svm_dual(
 /// `Σ w[ix[k]]·vx[k]` with four running sums: one sum is a chain of dependent additions, and
 /// the solver spent most of its time waiting on it.
 #[inline]
-fn sparse_dot(w: &[f64], ix: &[usize], vx: &[f64]) -> f64 {
+fn sparse_dot(w: &[f64], ix: &[u32], vx: &[f32]) -> f64 {
     let mut acc = [0.0f64; 4];
     let (ic, vc) = (ix.chunks_exact(4), vx.chunks_exact(4));
     let (ir, vr) = (ic.remainder(), vc.remainder());
     for (i4, v4) in ic.zip(vc) {
         for l in 0..4 {
-            acc[l] += w[i4[l]] * v4[l];
+            acc[l] += w[i4[l] as usize] * f64::from(v4[l]);
         }
     }
-    for (&j, v) in ir.iter().zip(vr) {
-        acc[0] += w[j] * v;
+    for (&j, &v) in ir.iter().zip(vr) {
+        acc[0] += w[j as usize] * f64::from(v);
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
