@@ -295,6 +295,16 @@ fn gram_key(g: &[u8]) -> u64 {
     }
 }
 
+/// Whether a [`gram_key`] holds its n-gram's bytes (7 or fewer) rather than a hash of them.
+fn is_packed(key: u64) -> bool {
+    key >> 56 <= 7
+}
+
+/// The bytes a packed [`gram_key`] holds (the first `n` of the array); `None` for a hash.
+fn unpacked(key: u64) -> Option<([u8; 8], usize)> {
+    is_packed(key).then(|| (key.to_le_bytes(), (key >> 56) as usize))
+}
+
 /// [`for_each_char_gram`] for a vocabulary: each n-gram's [`gram_key`] and bytes. ASCII
 /// n-grams of up to 7 bytes are masked out of one 8-byte read per start position.
 fn for_each_char_key(term: &str, min: usize, max: usize, buf: &mut CharBuf, mut f: impl FnMut(u64, &[u8])) {
@@ -658,7 +668,8 @@ impl Vectorizer {
         let mut seen: FastSet<NgramKey> = FastSet::default();
         let mut ids: Vec<Option<u32>> = Vec::new();
         let mut char_df: FastMap<u64, u32> = FastMap::default();
-        let mut char_names: FastMap<u64, String> = FastMap::default();
+        // names of the hashed (longer than 7 bytes) n-grams only: a packed key holds its name
+        let mut long_names: FastMap<u64, String> = FastMap::default();
         let mut char_seen: FastSet<u64> = FastSet::default();
         let mut buf = CharBuf::default();
         let (cmin, cmax) = (config.char_ngram_min, config.char_ngram_max);
@@ -667,8 +678,8 @@ impl Vectorizer {
             analyze_each(text.as_ref(), config.remove_stopwords, |t| {
                 if config.char_ngrams() {
                     for_each_char_key(t, cmin, cmax, &mut buf, |h, g| {
-                        if char_seen.insert(h) {
-                            char_names
+                        if char_seen.insert(h) && !is_packed(h) {
+                            long_names
                                 .entry(h)
                                 .or_insert_with(|| String::from_utf8_lossy(g).into_owned());
                         }
@@ -740,7 +751,10 @@ impl Vectorizer {
         };
         let mut kept: Vec<(u128, NgramKey, u32)> = kept.into_iter().map(|(k, d)| (order_key(&k, d), k, d)).collect();
         kept.sort_unstable_by_key(|&(o, _, _)| o);
-        let gram = |h: &u64| char_names.get(h).cloned().unwrap_or_default();
+        let gram = |h: &u64| match unpacked(*h) {
+            Some((bytes, n)) => String::from_utf8_lossy(&bytes[..n]).into_owned(),
+            None => long_names.get(h).cloned().unwrap_or_default(),
+        };
         let mut kept_chars: Vec<(u64, u32)> = char_df
             .into_iter()
             .filter(|&(_, d)| df_kept(&config, n_docs, d))
@@ -753,11 +767,11 @@ impl Vectorizer {
             let head = name.bytes().chain(std::iter::repeat(0)).take(12);
             head.fold(u128::from(u32::MAX - d), |acc, b| acc << 8 | u128::from(b))
         };
-        let mut kept_chars: Vec<(u128, u32, &str)> = kept_chars
+        let mut kept_chars: Vec<(u128, u32, String)> = kept_chars
             .into_iter()
             .map(|(h, d)| {
-                let name = char_names.get(&h).map_or("", String::as_str);
-                (order_key(d, name), d, name)
+                let name = gram(&h);
+                (order_key(d, &name), d, name)
             })
             .collect();
         kept_chars.sort_unstable_by(|(ka, _, na), (kb, _, nb)| ka.cmp(kb).then_with(|| na.cmp(nb)));
@@ -779,7 +793,7 @@ impl Vectorizer {
         }
         let mut char_grams = Vec::with_capacity(kept_chars.len());
         for (_, d, name) in kept_chars {
-            char_grams.push(name.to_string());
+            char_grams.push(name);
             idf.push(smooth_idf(n_docs, d));
         }
         Vectorizer::try_from(VectorizerData {
@@ -1937,5 +1951,28 @@ mod tests {
         assert_ne!(gram_key(b"ab"), gram_key(b"ab\0"));
         assert!(gram_key(b"abcdefgh") >> 56 >= 0xf8);
         assert_eq!(gram_key(b"abcdefg") >> 56, 7);
+    }
+
+    /// A packed n-gram's name is read back from its key, a hashed one's is kept as seen: both
+    /// kinds come out named, in frequency-then-name order, and serve the same features.
+    #[test]
+    fn packed_and_hashed_character_n_grams_keep_their_names() {
+        let docs = ["привет мир", "привет друг", "мир abc"];
+        let v = Vectorizer::fit(FeatureConfig::default(), &docs).unwrap();
+        let grams: Vec<String> = (0..v.len())
+            .filter(|&i| v.is_char_feature(i))
+            .filter_map(|i| v.feature_name(i))
+            .collect();
+        // " при" and "вет " are 7 bytes (packed); "прив", "риве", "ивет" are 8 (hashed)
+        for g in ["_при", "прив", "риве", "ивет", "вет_", "_мир", "мир_", "_abc", "abc_"] {
+            assert!(grams.contains(&g.to_string()), "{g} missing from {grams:?}");
+        }
+        let df2 = ["_мир", "_при", "вет_", "ивет", "мир_", "прив", "риве"];
+        assert_eq!(grams[..df2.len()], df2.map(String::from), "seen twice first, by name");
+        let x = v.transform("привет");
+        let hit: Vec<String> = x.indices.iter().filter_map(|&f| v.feature_name(f as usize)).collect();
+        assert!(["_при", "прив", "риве", "ивет", "вет_"]
+            .iter()
+            .all(|g| hit.contains(&g.to_string())));
     }
 }
