@@ -32,6 +32,8 @@ fn main() {
         exit_quietly_on_closed_pipe();
         // a batch command reads its model's tables at random for the whole run
         warta::huge_pages::enable();
+        // and training frees and allocates large buffers fold after fold
+        warta::huge_pages::keep_freed_memory();
     }
     let telemetry = match warta::telemetry::init(&cli.log, cli.log_format, cli.otlp_endpoint.as_deref()) {
         Ok(t) => t,
