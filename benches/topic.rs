@@ -279,13 +279,10 @@ fn test_splits(corpora: &Path) -> Vec<Split> {
         .collect()
 }
 
-// warta's timings are those of its batch commands (`warta train`): the same allocator, set up
-// as `main` sets it up for them
-#[global_allocator]
-static GLOBAL: warta::huge_pages::HugePageAlloc = warta::huge_pages::HugePageAlloc;
-
 fn main() {
-    warta::huge_pages::enable();
+    // freed memory kept for reuse, as in the batch commands (`warta train`), so the training
+    // times are theirs. Not the binary's huge pages: in a process that has trained models,
+    // they made the in-process predict loop slower by up to 40%, run to run.
     warta::huge_pages::keep_freed_memory();
     let shared = PathBuf::from(std::env::var("WARTA_SHARED").unwrap_or_else(|_| "../shared".into()));
     let python = std::env::var("WARTA_PYTHON").unwrap_or_else(|_| "python3".into());
