@@ -811,7 +811,7 @@ impl Vectorizer {
         }
         // frequency and MAX_NGRAM ranks, 32 bits each, packed into one integer
         const _: () = assert!(MAX_NGRAM == 3);
-        // (unique, as the keys are: the unstable sort is deterministic)
+        // as unique as the n-grams, so the unstable sort is deterministic
         let order_key = |k: &NgramKey, d: u32| {
             let r = |t: u32| if t == NONE { 0 } else { rank[t as usize] };
             k.iter()
@@ -831,7 +831,7 @@ impl Vectorizer {
         // Most frequent first, then by name: sorted by a key of the frequency and the name's
         // first 12 bytes (big-endian, zero-padded: byte order is str order, a prefix first),
         // the whole names compared only when those tie.
-        let order_key = |d: u32, name: &str| {
+        let gram_order_key = |d: u32, name: &str| {
             let head = name.bytes().chain(std::iter::repeat(0)).take(12);
             head.fold(u128::from(u32::MAX - d), |acc, b| acc << 8 | u128::from(b))
         };
@@ -839,7 +839,7 @@ impl Vectorizer {
             .into_iter()
             .map(|(h, d)| {
                 let name = gram(&h);
-                (order_key(d, &name), d, name)
+                (gram_order_key(d, &name), d, name)
             })
             .collect();
         kept_chars.sort_unstable_by(|(ka, _, na), (kb, _, nb)| ka.cmp(kb).then_with(|| na.cmp(nb)));

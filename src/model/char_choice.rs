@@ -204,8 +204,8 @@ enum Bayes {
 fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Bayes) -> Vec<bool> {
     let half = FOLDS.div_ceil(2);
     let (first, last) = rayon::join(
-        || folds_answers(x, y, k, alpha, bayes, 0..half),
-        || folds_answers(x, y, k, alpha, bayes, half..FOLDS),
+        || answers_in_folds(x, y, k, alpha, bayes, 0..half),
+        || answers_in_folds(x, y, k, alpha, bayes, half..FOLDS),
     );
     // a row is answered in its own fold's half only
     first.iter().zip(&last).map(|(&a, &b)| a || b).collect()
@@ -213,7 +213,7 @@ fn fold_answers(x: &SparseMatrix, y: &[usize], k: usize, alpha: f64, bayes: Baye
 
 /// [`fold_answers`] for the folds `folds`; rows of other folds are left `false`. The counts of
 /// all rows are summed once; each fold's rows are taken out, answered, and put back.
-fn folds_answers(
+fn answers_in_folds(
     x: &SparseMatrix,
     y: &[usize],
     k: usize,
