@@ -5,6 +5,9 @@
 //! Prediction reads these tables at random, a few cache lines per word; with 4 KiB pages
 //! nearly every one of those reads also misses the TLB and walks the page table. Backed by
 //! 2 MiB pages, a model of several MiB needs a handful of TLB entries instead of thousands.
+//!
+//! The batch commands also keep freed memory for reuse ([`keep_freed_memory`]), so training's
+//! short-lived large buffers are not faulted in afresh fold after fold.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
