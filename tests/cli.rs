@@ -197,6 +197,72 @@ fn bad_training_data_names_file_and_line() {
 }
 
 #[test]
+fn max_df_drops_the_words_most_articles_share() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("news.jsonl");
+    let mut rows = String::new();
+    for (label, words) in [
+        ("drugs_crime", ["narkoba", "kokain", "kartel", "sabu"]),
+        ("migration", ["migran", "perbatasan", "suaka", "visa"]),
+    ] {
+        for (i, w) in words.iter().enumerate() {
+            // "laporan" (report) is in every article, "polisi" in three of eight
+            let extra = if i < 2 && label == "drugs_crime" || i == 0 && label == "migration" {
+                "polisi"
+            } else {
+                ""
+            };
+            let text = format!("laporan {w} {} {extra}", words[(i + 1) % 4]);
+            rows.push_str(&serde_json::json!({"id": format!("{label}{i}"), "text": text, "label": label}).to_string());
+            rows.push('\n');
+        }
+    }
+    std::fs::write(&data, rows).expect("write");
+    let train = |max_df: &str| {
+        let out = dir.path().join(format!("m{max_df}.warta"));
+        let o = warta(
+            &[
+                "train",
+                "--data",
+                data.to_str().expect("path"),
+                "--out",
+                out.to_str().expect("path"),
+                "--folds",
+                "0",
+                "--char-ngrams",
+                "0",
+                "--max-df",
+                max_df,
+            ],
+            "",
+        );
+        (o, out)
+    };
+    let has = |path: &std::path::Path, term: &str| {
+        let m = warta::model::TopicModel::load(path).expect("load");
+        (0..m.vectorizer().len()).any(|f| m.vectorizer().feature_name(f).as_deref() == Some(term))
+    };
+    let (o, all) = train("1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(has(&all, "laporan") && has(&all, "polisi"));
+    let (o, pruned) = train("0.5");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!has(&pruned, "laporan"), "in 8 of 8 articles: dropped");
+    assert!(
+        has(&pruned, "polisi") && has(&pruned, "kartel"),
+        "in 3 and 2 of 8: kept"
+    );
+    let m = warta::model::TopicModel::load(&pruned).expect("load");
+    assert_eq!(m.vectorizer().config().max_df, 0.5, "saved with the model");
+    for bad in ["0", "1.5", "half"] {
+        let (o, _) = train(bad);
+        assert_eq!(o.status.code(), Some(2), "--max-df {bad}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("--max-df") && err.contains("(0, 1]"), "{err}");
+    }
+}
+
+#[test]
 fn extract_reads_a_plain_text_article() {
     let dir = tempfile::tempdir().expect("tmp");
     let model = model_file(dir.path());

@@ -357,7 +357,12 @@ async fn model_info_says_which_features_the_model_reads() {
         (f.hash_bits, f.stemmed, f.lead_terms, f.lead_weight),
         (0, false, 40, 3.0)
     );
-    // a model without them says so
+    assert_eq!(
+        (f.min_document_count, f.max_document_fraction, f.max_features),
+        (1, 1.0, 0),
+        "the embedded model prunes nothing"
+    );
+    // a model without them says so, and so does one with a pruned vocabulary
     let ex: Vec<warta::model::Example> = warta::corpus::examples(&warta::corpus::default_rows(false))
         .into_iter()
         .step_by(4)
@@ -366,13 +371,22 @@ async fn model_info_says_which_features_the_model_reads() {
         features: warta::features::FeatureConfig {
             char_ngram_min: 0,
             char_ngram_max: 0,
+            min_df: 2,
+            max_df: 0.5,
+            max_features: Some(500),
             ..Default::default()
         },
         ..Default::default()
     };
     let words_only = warta::model::train(&ex, &words).expect("train");
     let info = served_model_info(words_only).await;
-    assert_eq!(info.features.expect("feature settings").char_ngrams, "none");
+    let f = info.features.expect("feature settings");
+    assert_eq!(f.char_ngrams, "none");
+    assert_eq!(
+        (f.min_document_count, f.max_document_fraction, f.max_features),
+        (2, 0.5, 500)
+    );
+    assert_eq!(f.features, 500, "the cap binds on this corpus");
 }
 
 /// What GetModelInfo answers from a server serving `model`.

@@ -190,6 +190,10 @@ pub struct TrainArgs {
     /// Minimum document frequency of a feature.
     #[arg(long, env = "WARTA_MIN_DF", default_value_t = FeatureConfig::default().min_df)]
     pub min_df: u32,
+    /// Drop a feature found in more than this fraction of the training documents, in (0, 1]
+    /// (e.g. 0.5: words in over half the articles say nothing of their topic); 1 keeps all.
+    #[arg(long, env = "WARTA_MAX_DF", default_value_t = FeatureConfig::default().max_df, value_parser = parse_max_df)]
+    pub max_df: f32,
     /// Keep at most this many features (most frequent first).
     #[arg(long, env = "WARTA_MAX_FEATURES")]
     pub max_features: Option<usize>,
@@ -462,6 +466,13 @@ pub struct CharNgrams {
 /// "2-5" → 2–5, kept; "0" or "none" → none; "auto" → the default range, kept if it helps;
 /// "auto:2-5" → 2–5, kept if it helps. The range itself is checked with the rest of the
 /// feature settings.
+fn parse_max_df(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!("{s:?}: a fraction of the documents, in (0, 1]")),
+    }
+}
+
 fn parse_char_ngrams(s: &str) -> Result<CharNgrams, String> {
     let s = s.trim();
     let (policy, range) = match s.split_once(':') {
@@ -601,6 +612,7 @@ pub fn train(args: TrainArgs) -> Result<(), Error> {
         features: FeatureConfig {
             ngram_max: args.ngram_max,
             min_df: args.min_df,
+            max_df: args.max_df,
             max_features: args.max_features,
             remove_stopwords: !args.keep_stopwords,
             lead_terms: args.lead_terms,
@@ -809,6 +821,16 @@ mod tests {
         assert_eq!(got("none"), Ok((0, 0, CharPolicy::Always)));
         for bad in ["", "x", "3-", "auto:", "auto:x-5", "always:3-5", "-1"] {
             assert!(got(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn max_df_is_a_fraction_of_the_documents() {
+        assert_eq!(parse_max_df("0.5"), Ok(0.5));
+        assert_eq!(parse_max_df(" 1 "), Ok(1.0));
+        for bad in ["0", "-0.1", "1.01", "50%", "NaN", "inf", ""] {
+            let err = parse_max_df(bad).expect_err(bad);
+            assert!(err.contains("(0, 1]"), "{bad:?}: {err}");
         }
     }
 }

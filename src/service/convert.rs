@@ -139,5 +139,8 @@ fn feature_settings(v: &crate::features::Vectorizer) -> pb::FeatureSettings {
         stemmed: f.stem,
         lead_terms: narrow(f.lead_terms),
         lead_weight: f.lead_weight,
+        min_document_count: f.min_df,
+        max_document_fraction: f.max_df,
+        max_features: f.max_features.map_or(0, |n| n as u64),
     }
 }
