@@ -207,6 +207,12 @@ def main() -> None:
     print(f"Classify ÷ Health/Check rate: {best['whole'] / best['check']:.2f} (whole article), "
           f"{best['lead'] / best['check']:.2f} (headline + lead); "
           f"by server CPU: {cpu['check'] / cpu['whole']:.2f}, {cpu['check'] / cpu['lead']:.2f}")
+    # each round's Classify against the Check run just before it: a slow spell of the machine
+    # moves both sides of a pair, where it moves only one side of best ÷ best
+    paired = {n: sorted(c["rate"] / k["rate"] for c, k in zip(runs[n], runs["check"])) for n in ("whole", "lead")}
+    print("Per round (Classify ÷ the same round's Check): "
+          + "; ".join(f"{'whole article' if n == 'whole' else 'headline + lead'} median "
+                      f"{statistics.median(r):.2f} (range {r[0]:.2f}–{r[-1]:.2f})" for n, r in paired.items()))
     print(f"ClassifyBatch: {best['batch'] * BATCH:.0f} leads/s, {best['batch'] * BATCH / best['check']:.2f}× the "
           f"Health/Check call rate; server CPU per lead {cpu['batch'] / BATCH:.1f} µs")
 
