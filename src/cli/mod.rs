@@ -463,9 +463,7 @@ pub struct CharNgrams {
     pub policy: CharPolicy,
 }
 
-/// "2-5" → 2–5, kept; "0" or "none" → none; "auto" → the default range, kept if it helps;
-/// "auto:2-5" → 2–5, kept if it helps. The range itself is checked with the rest of the
-/// feature settings.
+/// `--max-df`: a fraction of the training documents, in (0, 1].
 fn parse_max_df(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
@@ -473,6 +471,9 @@ fn parse_max_df(s: &str) -> Result<f32, String> {
     }
 }
 
+/// "2-5" → 2–5, kept; "0" or "none" → none; "auto" → the default range, kept if it helps;
+/// "auto:2-5" → 2–5, kept if it helps. The range itself is checked with the rest of the
+/// feature settings.
 fn parse_char_ngrams(s: &str) -> Result<CharNgrams, String> {
     let s = s.trim();
     let (policy, range) = match s.split_once(':') {
