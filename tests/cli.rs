@@ -26,6 +26,19 @@ fn stdout_lines(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `warta train --data <data> --out <out>` with `flags`.
+fn train(data: &std::path::Path, out: &std::path::Path, flags: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ];
+    args.extend_from_slice(flags);
+    warta(&args, "")
+}
+
 /// A small model file trained through the CLI (shared by the tests below).
 fn model_file(dir: &std::path::Path) -> String {
     let data = dir.join("train.jsonl");
@@ -44,20 +57,7 @@ fn model_file(dir: &std::path::Path) -> String {
     }
     std::fs::write(&data, rows).expect("write data");
     let out = dir.join("m.warta");
-    let o = warta(
-        &[
-            "train",
-            "--data",
-            data.to_str().expect("path"),
-            "--out",
-            out.to_str().expect("path"),
-            "--folds",
-            "3",
-            "--min-df",
-            "1",
-        ],
-        "",
-    );
+    let o = train(&data, &out, &["--folds", "3", "--min-df", "1"]);
     assert!(o.status.success(), "train: {}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("3-fold cross-validation: accuracy"), "{text}");
@@ -218,34 +218,19 @@ fn max_df_drops_the_words_most_articles_share() {
         }
     }
     std::fs::write(&data, rows).expect("write");
-    let train = |max_df: &str| {
+    let with_max_df = |max_df: &str| {
         let out = dir.path().join(format!("m{max_df}.warta"));
-        let o = warta(
-            &[
-                "train",
-                "--data",
-                data.to_str().expect("path"),
-                "--out",
-                out.to_str().expect("path"),
-                "--folds",
-                "0",
-                "--char-ngrams",
-                "0",
-                "--max-df",
-                max_df,
-            ],
-            "",
-        );
+        let o = train(&data, &out, &["--folds", "0", "--char-ngrams", "0", "--max-df", max_df]);
         (o, out)
     };
     let has = |path: &std::path::Path, term: &str| {
         let m = warta::model::TopicModel::load(path).expect("load");
         (0..m.vectorizer().len()).any(|f| m.vectorizer().feature_name(f).as_deref() == Some(term))
     };
-    let (o, all) = train("1");
+    let (o, all) = with_max_df("1");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(has(&all, "laporan") && has(&all, "polisi"));
-    let (o, pruned) = train("0.5");
+    let (o, pruned) = with_max_df("0.5");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!has(&pruned, "laporan"), "in 8 of 8 articles: dropped");
     assert!(
@@ -255,7 +240,7 @@ fn max_df_drops_the_words_most_articles_share() {
     let m = warta::model::TopicModel::load(&pruned).expect("load");
     assert_eq!(m.vectorizer().config().max_df, 0.5, "saved with the model");
     for bad in ["0", "1.5", "half"] {
-        let (o, _) = train(bad);
+        let (o, _) = with_max_df(bad);
         assert_eq!(o.status.code(), Some(2), "--max-df {bad}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("--max-df") && err.contains("(0, 1]"), "{err}");
