@@ -119,7 +119,7 @@ fn main() {
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     // the server: its own runtime, as in production
-    let server_rt = tokio::runtime::Runtime::new().expect("server runtime");
+    let server_rt = warta::service::runtime().expect("server runtime");
     let listener = server_rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");

@@ -20,22 +20,6 @@ fn exit_quietly_on_closed_pipe() {
     }
 }
 
-/// The server's runtime: tokio's multi-thread scheduler without its LIFO slot. With the slot,
-/// the connection task that a finished call wakes runs next, so every answer is written (and
-/// delivered, and its client woken) on its own: 0.75 `writev` per call under h2load. Without
-/// it the connection runs after the other calls ready by then and writes their answers
-/// together: 0.09 `writev` per call, and 30–40% more calls per second (benches/grpc_h2load.py).
-/// A task in the slot is also never stolen by an idle worker. The switch is one of tokio's
-/// unstable options (`--cfg tokio_unstable`, set in .cargo/config.toml); a build without it
-/// keeps the slot and still works.
-fn serve_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    #[cfg(tokio_unstable)]
-    builder.disable_lifo_slot();
-    builder.build()
-}
-
 fn main() {
     let cli = Cli::parse();
     // a server and a gRPC client keep SIGPIPE ignored: a vanished peer must not kill them
@@ -65,7 +49,7 @@ fn main() {
         }
     }
     let result = match cli.command {
-        Command::Serve(args) => match serve_runtime() {
+        Command::Serve(args) => match warta::service::runtime() {
             Ok(rt) => rt.block_on(cli::serve(args)),
             Err(e) => Err(e.into()),
         },
