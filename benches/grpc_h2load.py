@@ -8,8 +8,9 @@ deployment. Every Classify answer is checked through the server's Prometheus cou
 run fails unless all of them were OK.
 
 Usage: benches/grpc_h2load.py [--requests N] [--rounds R] [--model FILE]
-(defaults 100000 per round, 3 rounds, the embedded default model). Needs h2load; installs
-nghttp2-client with apt-get when run as root and it is missing.
+(defaults 100000 per round, 3 rounds, the embedded default model). Each round also compares
+Check, a lead and a whole article at lighter loads (1 × 1, 4 × 1 and 4 × 4 connections ×
+streams). Needs h2load; installs nghttp2-client with apt-get when run as root and it is missing.
 """
 
 import argparse
@@ -28,6 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "data" / "seeds" / "000_a5398182eba481b3.txt"
 CLIENTS, STREAMS = 4, 16  # 4 HTTP/2 connections × 16 streams: concurrency 64, as grpc_load
+# lighter loads, where a call waits on the round trip more than on the CPU: one call at a time,
+# one per connection, four per connection
+SWEEP = [(1, 1), (4, 1), (4, 4)]
 
 
 def varint(n: int) -> bytes:
@@ -87,9 +91,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def h2load(binary: str, body: Path, url: str, requests: int) -> dict:
+def h2load(binary: str, body: Path, url: str, requests: int, clients: int = CLIENTS, streams: int = STREAMS) -> dict:
     out = subprocess.run(
-        [binary, "-n", str(requests), "-c", str(CLIENTS), "-m", str(STREAMS), "-t", "1",
+        [binary, "-n", str(requests), "-c", str(clients), "-m", str(streams), "-t", "1",
          "-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers", url],
         capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"finished in [^,]+, ([0-9.]+) req/s", out).group(1))
@@ -179,6 +183,17 @@ def main() -> None:
                 runs[name].append(r)
                 classify_sent += calls[name] if name in ("lead", "whole") else 0
                 batch_sent += calls[name] if name == "batch" else 0
+        # the same comparison at lighter loads, fewer calls as fewer are in flight
+        sweep = {level: {n: [] for n in ("check", "lead", "whole")} for level in SWEEP}
+        for _ in range(args.rounds):
+            for level in SWEEP:
+                n_calls = max(5000, args.requests * level[0] * level[1] // (CLIENTS * STREAMS))
+                for name in sweep[level]:
+                    r = h2load(binary, work / f"{name}.bin", urls[name], n_calls, *level)
+                    if r["succeeded"] != n_calls:
+                        sys.exit(f"{name} at {level[0]}×{level[1]}: {r['succeeded']} of {n_calls} requests succeeded")
+                    sweep[level][name].append(r)
+                    classify_sent += n_calls if name in ("lead", "whole") else 0
         ok = scrape(metrics, 'warta_requests_total{method="Classify",code="OK"}')
         if ok != classify_sent:
             sys.exit(f"the server answered {ok:.0f} Classify calls OK of {classify_sent} sent")
@@ -213,6 +228,16 @@ def main() -> None:
     print("Per round (Classify ÷ the same round's Check): "
           + "; ".join(f"{'whole article' if n == 'whole' else 'headline + lead'} median "
                       f"{statistics.median(r):.2f} (range {r[0]:.2f}–{r[-1]:.2f})" for n, r in paired.items()))
+    print("By load (connections × streams in flight; best of the rounds, and each round's Classify ÷ "
+          "the same round's Check, median):")
+    print("| load | Health/Check/s | lead/s | lead ÷ Check | whole article/s | whole ÷ Check |")
+    print("|---|---|---|---|---|---|")
+    rows = [(level, sweep[level]) for level in SWEEP] + [((CLIENTS, STREAMS), runs)]
+    for (c, m), rs in rows:
+        top = {n: max(r["rate"] for r in rs[n]) for n in ("check", "lead", "whole")}
+        pair = {n: statistics.median(x["rate"] / k["rate"] for x, k in zip(rs[n], rs["check"])) for n in ("lead", "whole")}
+        print(f"| {c} × {m} | {top['check']:.0f} | {top['lead']:.0f} | {pair['lead']:.2f} | {top['whole']:.0f} | "
+              f"{pair['whole']:.2f} |")
     print(f"ClassifyBatch: {best['batch'] * BATCH:.0f} leads/s, {best['batch'] * BATCH / best['check']:.2f}× the "
           f"Health/Check call rate; server CPU per lead {cpu['batch'] / BATCH:.1f} µs")
 
