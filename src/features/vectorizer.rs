@@ -1,6 +1,7 @@
 //! Word n-grams and character n-grams with IDF weights, learnt once and frozen: either a
 //! vocabulary (named features, explainable) or, for huge vocabularies, hashed buckets.
 
+use super::half::HalfWeights;
 use super::sparse::SparseVec;
 use super::table::{prefetch, IdTable, TermTable};
 use crate::text::fasthash::{FastMap, FastSet};
@@ -1387,6 +1388,31 @@ impl Vectorizer {
         if scored.is_none() {
             self.linear_scores_sorted(text, weights, out);
         }
+    }
+
+    /// [`Self::linear_scores`] with the weights as [`HalfWeights`] (built from this
+    /// vectorizer's IDF); `weights` are the same weights in f32, for texts the dense counts
+    /// do not serve.
+    pub fn linear_scores_half(&self, text: &str, half: &HalfWeights, weights: &[f32], out: &mut [f64]) {
+        let scored = self.scan_dense(text, |counts, words, chars, _| {
+            for block in [words, chars] {
+                let (sums, norm2) = half.block_sums(block, counts, &self.idf, |tf| self.tf_weight(tf));
+                if norm2 > 0.0 {
+                    let s = self.block_scale() / norm2.sqrt();
+                    for (o, a) in out.iter_mut().zip(sums) {
+                        *o += (a * s) as f64;
+                    }
+                }
+            }
+        });
+        if scored.is_none() {
+            self.linear_scores_sorted(text, weights, out);
+        }
+    }
+
+    /// The IDF of every feature, in feature order.
+    pub fn idf_values(&self) -> &[f32] {
+        &self.idf
     }
 
     /// Feature `f`'s TF-IDF value (before the norm) from the dense counts, resetting its

@@ -106,6 +106,12 @@ impl LinearModel {
         &self.weights
     }
 
+    /// True when adding the same amount to every label's score leaves the probabilities as
+    /// they were (softmax).
+    pub fn shift_invariant(&self) -> bool {
+        self.link == Link::Softmax
+    }
+
     /// The per-label biases.
     pub fn biases(&self) -> &[f32] {
         &self.bias

@@ -22,7 +22,7 @@ pub use softmax::SoftmaxParams;
 pub use svm::SvmParams;
 
 use crate::eval::Metrics;
-use crate::features::{FeatureConfig, FeatureError, SparseMatrix, SparseRow, Vectorizer};
+use crate::features::{FeatureConfig, FeatureError, HalfWeights, SparseMatrix, SparseRow, Vectorizer};
 use linfa::prelude::*;
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -289,6 +289,9 @@ pub struct TopicModel {
     thresholds: Option<Vec<f32>>,
     /// Content hash of labels, vectorizer, classifier and thresholds.
     version: String,
+    /// The classifier's weights as prediction reads them, where the CPU and the label count
+    /// allow (see [`HalfWeights`]); derived, not saved.
+    half: Option<HalfWeights>,
 }
 
 impl From<TopicModel> for TopicModelData {
@@ -390,6 +393,13 @@ impl TopicModel {
             ));
         }
         let version = format!("{content_hash:016x}");
+        let linear = classifier.linear();
+        let half = HalfWeights::build(
+            vectorizer.idf_values(),
+            linear.weights(),
+            linear.classes(),
+            linear.shift_invariant(),
+        );
         Ok(TopicModel {
             labels,
             vectorizer,
@@ -397,6 +407,7 @@ impl TopicModel {
             meta,
             thresholds: None,
             version,
+            half,
         })
     }
 
@@ -465,11 +476,21 @@ impl TopicModel {
 
     /// Probabilities over [`Self::labels`], in label order.
     pub fn predict_proba(&self, text: &str) -> Vec<f64> {
-        let linear = self.classifier.linear();
-        let mut p: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
-        self.vectorizer.linear_scores(text, linear.weights(), &mut p);
-        linear.apply_link(&mut p);
+        let mut p = Vec::new();
+        self.probabilities_into(text, &mut p);
         p
+    }
+
+    /// [`Self::predict_proba`] into `p` (cleared first).
+    fn probabilities_into(&self, text: &str, p: &mut Vec<f64>) {
+        let linear = self.classifier.linear();
+        p.clear();
+        p.extend(linear.biases().iter().map(|&b| b as f64));
+        match &self.half {
+            Some(half) => self.vectorizer.linear_scores_half(text, half, linear.weights(), p),
+            None => self.vectorizer.linear_scores(text, linear.weights(), p),
+        }
+        linear.apply_link(p);
     }
 
     /// The `top_k` most probable labels, best first (`top_k == 0`: all).
@@ -481,11 +502,7 @@ impl TopicModel {
     /// `order`; `p[c]` is label c's probability (non-finite made 0). Reuses both buffers: the
     /// batch commands classify without allocating.
     pub fn rank_into(&self, text: &str, top_k: usize, p: &mut Vec<f64>, order: &mut Vec<usize>) {
-        let linear = self.classifier.linear();
-        p.clear();
-        p.extend(linear.biases().iter().map(|&b| b as f64));
-        self.vectorizer.linear_scores(text, linear.weights(), p);
-        linear.apply_link(p);
+        self.probabilities_into(text, p);
         p.iter_mut().filter(|v| !v.is_finite()).for_each(|v| *v = 0.0);
         order.clear();
         let best_first =
@@ -734,6 +751,56 @@ mod tests {
             };
             (algorithm, train(&toy(), &cfg).unwrap())
         })
+    }
+
+    #[test]
+    fn served_probabilities_match_the_f32_weights() {
+        // six labels: prediction reads half-float rows where the CPU has them (5–8 labels,
+        // softmax links), and must agree with the f32 weights the model saves
+        let mut examples = toy();
+        for (label, words) in [
+            ("defence", "tentara latihan militer kapal perang senjata"),
+            ("trade", "ekspor impor tarif dagang pasar komoditas"),
+            ("sport", "sepak bola pemain gol liga pelatih"),
+        ] {
+            let w: Vec<&str> = words.split(' ').collect();
+            for i in 0..8 {
+                let text = format!("{} {} {} berita hari ini", w[i % 6], w[(i + 1) % 6], w[(i + 3) % 6]);
+                examples.push(Example {
+                    text,
+                    label: label.to_string(),
+                });
+            }
+        }
+        for algorithm in Algorithm::ALL {
+            let cfg = TrainConfig {
+                algorithm,
+                ..TrainConfig::default()
+            };
+            let m = train(&examples, &cfg).unwrap();
+            let softmax = m.classifier().linear().shift_invariant();
+            assert_eq!(
+                m.half.is_some(),
+                softmax && HalfWeights::build(&[1.0; 1], &[0.5; 6], 6, true).is_some()
+            );
+            for text in [
+                "kartel kokain ditangkap di perbatasan",
+                "tarif ekspor dan pemain",
+                "berita hari ini",
+            ] {
+                let linear = m.classifier().linear();
+                let mut exact: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
+                m.vectorizer().linear_scores(text, linear.weights(), &mut exact);
+                linear.apply_link(&mut exact);
+                let served = m.predict_proba(text);
+                assert_eq!(argmax(&served), argmax(&exact), "{algorithm}: {text}");
+                for (s, e) in served.iter().zip(&exact) {
+                    // half floats keep 11 significant bits of each weight: within 1e-2 even
+                    // for the calibrated SVM, whose logits run to tens
+                    assert!((s - e).abs() < 1e-2, "{algorithm}: {text}: {served:?} vs {exact:?}");
+                }
+            }
+        }
     }
 
     #[test]
