@@ -74,7 +74,15 @@ impl HalfWeights {
         idf: &[f32],
         tf_weight: impl Fn(f32) -> f32,
     ) -> ([f32; LANES], f32) {
-        simd::block_sums(&self.rows, block, counts, idf, tf_weight)
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: rows are built only where `supported()` found F16C, AVX and FMA.
+        let sums = unsafe { simd::block_sums(&self.rows, block, counts, idf, tf_weight) };
+        #[cfg(not(target_arch = "x86_64"))]
+        let sums = {
+            let _ = (block, counts, idf, tf_weight);
+            unreachable!("half rows are built only on x86_64")
+        };
+        sums
     }
 }
 
@@ -113,27 +121,18 @@ mod simd {
         }
     }
 
-    #[inline]
-    pub fn block_sums(
-        rows: &[[u16; LANES]],
-        block: &[u32],
-        counts: &mut [f32],
-        idf: &[f32],
-        tf_weight: impl Fn(f32) -> f32,
-    ) -> ([f32; LANES], f32) {
-        // SAFETY: rows exist only when `super::supported()` found F16C, AVX and FMA.
-        unsafe { block_sums_f16c(rows, block, counts, idf, tf_weight) }
-    }
-
+    /// [`super::HalfWeights::block_sums`] with F16C, AVX and FMA.
+    ///
+    /// # Safety
+    /// The CPU must have F16C, AVX and FMA.
     #[target_feature(enable = "f16c,avx,fma")]
-    unsafe fn block_sums_f16c(
+    pub unsafe fn block_sums(
         rows: &[[u16; LANES]],
         block: &[u32],
         counts: &mut [f32],
         idf: &[f32],
         tf_weight: impl Fn(f32) -> f32,
     ) -> ([f32; LANES], f32) {
-        // the caller vouches for F16C, AVX and FMA
         let mut sum = _mm256_setzero_ps();
         let mut norm2 = 0.0f32;
         for &f in block {
@@ -163,16 +162,6 @@ mod simd {
 
     pub fn pack(_: &[f32; LANES]) -> Option<[u16; LANES]> {
         None
-    }
-
-    pub fn block_sums(
-        _: &[[u16; LANES]],
-        _: &[u32],
-        _: &mut [f32],
-        _: &[f32],
-        _: impl Fn(f32) -> f32,
-    ) -> ([f32; LANES], f32) {
-        unreachable!("half rows are never built off x86_64")
     }
 }
 
