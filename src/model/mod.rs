@@ -486,10 +486,8 @@ impl TopicModel {
         let linear = self.classifier.linear();
         p.clear();
         p.extend(linear.biases().iter().map(|&b| b as f64));
-        match &self.half {
-            Some(half) => self.vectorizer.linear_scores_half(text, half, linear.weights(), p),
-            None => self.vectorizer.linear_scores(text, linear.weights(), p),
-        }
+        self.vectorizer
+            .linear_scores(text, linear.weights(), self.half.as_ref(), p);
         linear.apply_link(p);
     }
 
@@ -724,12 +722,17 @@ mod tests {
     use super::*;
 
     pub(crate) fn toy() -> Vec<Example> {
-        let mut v = Vec::new();
-        for (label, words) in [
+        toy_examples(&[
             ("migration", "migran perbatasan suaka pengungsi deportasi visa"),
             ("drugs", "narkoba kokain kartel sabu penyelundupan ganja"),
             ("health", "vaksin rumah sakit demam berdarah pasien dokter"),
-        ] {
+        ])
+    }
+
+    /// Eight short texts per label, each three of its six words and a common phrase.
+    fn toy_examples(topics: &[(&str, &str)]) -> Vec<Example> {
+        let mut v = Vec::new();
+        for (label, words) in topics {
             let w: Vec<&str> = words.split(' ').collect();
             for i in 0..8 {
                 let text = format!("{} {} {} berita hari ini", w[i % 6], w[(i + 1) % 6], w[(i + 3) % 6]);
@@ -758,20 +761,11 @@ mod tests {
         // six labels: prediction reads half-float rows where the CPU has them (5–8 labels,
         // softmax links), and must agree with the f32 weights the model saves
         let mut examples = toy();
-        for (label, words) in [
+        examples.extend(toy_examples(&[
             ("defence", "tentara latihan militer kapal perang senjata"),
             ("trade", "ekspor impor tarif dagang pasar komoditas"),
             ("sport", "sepak bola pemain gol liga pelatih"),
-        ] {
-            let w: Vec<&str> = words.split(' ').collect();
-            for i in 0..8 {
-                let text = format!("{} {} {} berita hari ini", w[i % 6], w[(i + 1) % 6], w[(i + 3) % 6]);
-                examples.push(Example {
-                    text,
-                    label: label.to_string(),
-                });
-            }
-        }
+        ]));
         for algorithm in Algorithm::ALL {
             let cfg = TrainConfig {
                 algorithm,
@@ -790,7 +784,7 @@ mod tests {
             ] {
                 let linear = m.classifier().linear();
                 let mut exact: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
-                m.vectorizer().linear_scores(text, linear.weights(), &mut exact);
+                m.vectorizer().linear_scores(text, linear.weights(), None, &mut exact);
                 linear.apply_link(&mut exact);
                 let served = m.predict_proba(text);
                 assert_eq!(argmax(&served), argmax(&exact), "{algorithm}: {text}");
