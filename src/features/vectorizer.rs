@@ -155,9 +155,28 @@ impl FeatureConfig {
 
 /// Visit the normalised terms of a text: lowercased NFC words that contain a letter, minus
 /// stopwords when asked. This is the single definition of a "term" for features and keywords.
-/// One buffer is reused for every term, so the hot path allocates nothing per word.
-pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str)) {
-    let mut buf = String::with_capacity(32);
+/// One buffer per thread is reused for every term of every text, so the hot path allocates
+/// nothing per word, nor per text.
+pub fn analyze_each(text: &str, remove_stopwords: bool, f: impl FnMut(&str)) {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    /// A buffer grown past this by a freak word is not kept.
+    const KEEP: usize = 1 << 10;
+    BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            analyze_into(text, remove_stopwords, &mut buf, f);
+            if buf.capacity() > KEEP {
+                *buf = String::new();
+            }
+        }
+        // `f` analyses another text
+        Err(_) => analyze_into(text, remove_stopwords, &mut String::new(), f),
+    })
+}
+
+/// [`analyze_each`] with its lowercasing buffer.
+fn analyze_into(text: &str, remove_stopwords: bool, buf: &mut String, mut f: impl FnMut(&str)) {
     for w in words(text) {
         let term: &str = if w.text.is_ascii() {
             if !w.text.bytes().any(|b| b.is_ascii_alphabetic()) {
@@ -167,7 +186,7 @@ pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str))
                 buf.clear();
                 buf.push_str(w.text);
                 buf.make_ascii_lowercase();
-                &buf
+                buf
             } else {
                 // most running words are already lower case: no copy
                 w.text
@@ -186,9 +205,9 @@ pub fn analyze_each(text: &str, remove_stopwords: bool, mut f: impl FnMut(&str))
             }
             if is_nfc_quick(buf.chars()) != IsNormalized::Yes {
                 let nfc: String = buf.nfc().collect();
-                buf = nfc;
+                *buf = nfc;
             }
-            &buf
+            buf
         };
         if remove_stopwords && is_stopword(term) {
             continue;
@@ -1678,6 +1697,29 @@ mod tests {
         assert_eq!(out, ["migran", "tiba", "perbatasan", "o'brien"]);
         analyze("yang di", false, &mut out);
         assert_eq!(out, ["yang", "di"]);
+    }
+
+    #[test]
+    fn analysis_nested_in_analysis_and_freak_words_give_the_same_terms() {
+        let text = "Kartel NARKOBA di Meksiko; Öl und Straße";
+        let mut alone = Vec::new();
+        analyze(text, false, &mut alone);
+        // the callback analyses another text: the thread's buffer is in use, so it gets its own
+        let mut outer = Vec::new();
+        let mut inner = Vec::new();
+        analyze_each(text, false, |t| {
+            outer.push(t.to_string());
+            analyze(t, false, &mut inner);
+            assert_eq!(inner, vec![t.to_string()]);
+        });
+        assert_eq!(outer, alone);
+        // a word longer than the kept buffer, then ordinary words again
+        let long = "A".repeat(5000);
+        let mut terms = Vec::new();
+        analyze(&format!("{long} Kartel"), false, &mut terms);
+        assert_eq!(terms, vec!["a".repeat(5000), "kartel".to_string()]);
+        analyze(text, false, &mut terms);
+        assert_eq!(terms, alone);
     }
 
     /// Word features only, every term kept.
