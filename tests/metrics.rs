@@ -106,6 +106,26 @@ async fn metrics_count_calls_codes_latency_batches_labels_and_the_model() {
         "the stream's whole life is timed, not its opening: {stream_secs}"
     );
     assert!(scrape(metrics_addr, "/other").await.starts_with("HTTP/1.1 404"));
+
+    // an open stream is in flight until it ends (the gauge is read from the server's own
+    // count at each scrape)
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut answers = client
+        .classify_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("stream")
+        .into_inner();
+    tx.send(classify_req(article("s", "kokain dan kartel"), 1))
+        .await
+        .expect("send");
+    assert!(answers.message().await.expect("answer").is_some());
+    let page = scrape(metrics_addr, "/metrics").await;
+    assert_eq!(sample(&page, "warta_in_flight_requests"), Some(1.0), "{page}");
+    drop(tx);
+    assert!(answers.message().await.expect("end").is_none());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let page = scrape(metrics_addr, "/metrics").await;
+    assert_eq!(sample(&page, "warta_in_flight_requests"), Some(0.0), "{page}");
 }
 
 /// Three classify requests, 150 ms apart, then the end of the stream.

@@ -4,7 +4,8 @@
 //! serves the text format at `/metrics`.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -103,25 +104,31 @@ pub fn record_model(version: &str, algorithm: &str, source: &str, previous: Opti
         .set(1.0);
 }
 
-/// The in-flight gauge, registered once per server.
-pub fn in_flight_gauge() -> metrics::Gauge {
-    metrics::gauge!(IN_FLIGHT)
+/// Every server's count of requests in flight. The gauge is set from them when the page is
+/// rendered, not on every call: a call then adds to its server's counter only, instead of
+/// also updating the recorder's gauge (its value and its generation, on lines that every
+/// worker thread writes) on the way in and out.
+static IN_FLIGHT_COUNTS: Mutex<Vec<Weak<AtomicUsize>>> = Mutex::new(Vec::new());
+
+/// A new server's in-flight counter, counted in the gauge for as long as it lives.
+pub fn tracked_in_flight() -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    if let Ok(mut all) = IN_FLIGHT_COUNTS.lock() {
+        all.retain(|c| c.strong_count() > 0);
+        all.push(Arc::downgrade(&count));
+    }
+    count
 }
 
-/// Counts a request in flight for as long as it lives.
-pub struct InFlight(metrics::Gauge);
-
-impl InFlight {
-    pub fn start(gauge: &metrics::Gauge) -> Self {
-        gauge.increment(1.0);
-        InFlight(gauge.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.decrement(1.0);
-    }
+/// Set the in-flight gauge to the sum of the live servers' counts.
+fn refresh_in_flight() {
+    let total: usize = IN_FLIGHT_COUNTS.lock().map_or(0, |all| {
+        all.iter()
+            .filter_map(Weak::upgrade)
+            .map(|c| c.load(Ordering::Acquire))
+            .sum()
+    });
+    metrics::gauge!(IN_FLIGHT).set(total as f64);
 }
 
 pub(crate) fn code_name(code: tonic::Code) -> &'static str {
@@ -165,6 +172,7 @@ pub async fn serve(listener: tokio::net::TcpListener, handle: PrometheusHandle) 
             let path = head.split_whitespace().nth(1).unwrap_or("");
             let (status, body, kind) =
                 if head.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
+                    refresh_in_flight();
                     handle.run_upkeep();
                     ("200 OK", handle.render(), "text/plain; version=0.0.4")
                 } else {

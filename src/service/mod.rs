@@ -20,6 +20,7 @@ use crate::extract::Extractor;
 use crate::model::TopicModel;
 use crate::proto::v1::article_service_server::ArticleServiceServer;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -94,17 +95,20 @@ impl ServedModel {
     }
 }
 
-/// An admitted request: holds its admission permit and counts as in flight until dropped.
-pub struct Slot {
-    _permit: tokio::sync::OwnedSemaphorePermit,
-    _in_flight: metrics::InFlight,
+/// An admitted request: counts as in flight until dropped.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// State shared by the handlers.
 pub struct State {
     model: RwLock<Option<Arc<ServedModel>>>,
-    admission: Arc<tokio::sync::Semaphore>,
-    in_flight: ::metrics::Gauge,
+    /// Requests admitted and not finished (the in-flight gauge reads it at each scrape).
+    in_flight: Arc<AtomicUsize>,
     pub extractor: Extractor,
     pub options: ServerOptions,
     draining: std::sync::atomic::AtomicBool,
@@ -114,8 +118,7 @@ impl State {
     pub fn new(options: ServerOptions) -> Self {
         State {
             model: RwLock::new(None),
-            admission: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight.max(1))),
-            in_flight: metrics::in_flight_gauge(),
+            in_flight: metrics::tracked_in_flight(),
             extractor: match &options.tagger {
                 Some(t) => Extractor::with_tagger(t.clone()),
                 None => Extractor::default(),
@@ -136,18 +139,16 @@ impl State {
     }
 
     /// A request slot, or RESOURCE_EXHAUSTED at once when all are taken (load shedding: a
-    /// refused request costs nothing; a queued one would only time out later).
+    /// refused request costs nothing; a queued one would only time out later). Nothing
+    /// waits for a slot, so a counter does what a semaphore would: one atomic add to enter
+    /// and one to leave, where a semaphore's release also locks its wait list.
     pub fn admit(&self) -> Result<Slot, Error> {
         self.accepting()?;
-        let permit = self
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::Overloaded(self.options.max_in_flight))?;
-        Ok(Slot {
-            _permit: permit,
-            _in_flight: metrics::InFlight::start(&self.in_flight),
-        })
+        if self.in_flight.fetch_add(1, Ordering::Acquire) >= self.options.max_in_flight.max(1) {
+            self.in_flight.fetch_sub(1, Ordering::Release);
+            return Err(Error::Overloaded(self.options.max_in_flight));
+        }
+        Ok(Slot(self.in_flight.clone()))
     }
 
     /// Refuse new work while draining.
