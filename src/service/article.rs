@@ -63,20 +63,8 @@ fn article_text<'a>(
     Ok(join_title(&a.title, &a.text))
 }
 
-fn top_k(k: u32) -> usize {
-    k as usize
-}
-
 /// Terms per label when a request asks for explanations.
 const EXPLAIN_TERMS: usize = 10;
-
-fn explain_terms(explain: bool) -> usize {
-    if explain {
-        EXPLAIN_TERMS
-    } else {
-        0
-    }
-}
 
 /// Log the outcome of a call inside its request span: client mistakes at debug (they are the
 /// caller's to see), server faults at error.
@@ -164,12 +152,32 @@ fn text_bytes<'a>(articles: impl Iterator<Item = Option<&'a pb::Article>>) -> us
     articles.flatten().map(|a| a.text.len() + a.title.len()).sum()
 }
 
-/// Count an answer's top label in the metrics, and pass the labels on.
-fn counted(served: &ServedModel, labels: Vec<pb::LabelScore>) -> Vec<pb::LabelScore> {
-    if let Some(top) = labels.first() {
-        served.label_counts.count(&top.label);
+/// The answer for one article: its `k` best labels (0: all) with their probabilities and,
+/// when asked, the terms behind each; the top label counted in the metrics. Without
+/// explanations the labels are built straight from the ranking: the served model's hot path
+/// allocates only what the response holds.
+fn answer(served: &ServedModel, text: &str, k: u32, explain: bool) -> Vec<pb::LabelScore> {
+    let model = &served.model;
+    if explain {
+        let labels = convert::labels(model.classify_explained(text, k as usize, EXPLAIN_TERMS));
+        if let Some(top) = labels.first() {
+            served.label_counts.count(&top.label);
+        }
+        return labels;
     }
-    labels
+    model.ranked(text, k as usize, |p, order| {
+        if let Some(&top) = order.first() {
+            served.label_counts.count_index(top);
+        }
+        order
+            .iter()
+            .map(|&c| pb::LabelScore {
+                label: model.labels()[c].clone(),
+                score: p[c],
+                terms: Vec::new(),
+            })
+            .collect()
+    })
 }
 
 /// One stream answer: labels, or the item's error.
@@ -179,14 +187,7 @@ fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyRespons
         .and_then(|text| state.model().map(|m| (m, text)));
     match result {
         Ok((served, text)) => pb::ClassifyResponse {
-            labels: counted(
-                &served,
-                convert::labels(
-                    served
-                        .model
-                        .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain)),
-                ),
-            ),
+            labels: answer(&served, &text, req.top_k, req.explain),
             model_version: served.model.version().to_string(),
             id,
             error: None,
@@ -225,13 +226,15 @@ impl ArticleApi {
     ) -> Result<Response<pb::ClassifyResponse>, Status> {
         let req = request.into_inner();
         let text = article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
-        let served = self.state.model()?;
-        let labels = served
-            .model
-            .classify_explained(&text, top_k(req.top_k), explain_terms(req.explain));
+        let (labels, model_version) = self.state.with_model(|served| {
+            (
+                answer(served, &text, req.top_k, req.explain),
+                served.model.version().to_string(),
+            )
+        })?;
         Ok(Response::new(pb::ClassifyResponse {
-            labels: counted(&served, convert::labels(labels)),
-            model_version: served.model.version().to_string(),
+            labels,
+            model_version,
             id: req.article.map(|a| a.id).unwrap_or_default(),
             error: None,
         }))
@@ -253,8 +256,7 @@ impl ArticleApi {
         }
         let served = self.state.model()?;
         let max_bytes = self.state.options.max_text_bytes;
-        let k = top_k(req.top_k);
-        let terms = explain_terms(req.explain);
+        let (k, explain) = (req.top_k, req.explain);
         let model = served.clone();
         let bytes = text_bytes(req.articles.iter().map(Some));
         let results = run_batch(bytes, move |parallel| {
@@ -262,7 +264,7 @@ impl ArticleApi {
                 |(i, a): (usize, &pb::Article)| match article_text(Some(a), format_args!("articles[{i}]"), max_bytes) {
                     Ok(text) => pb::ClassifyResult {
                         id: a.id.clone(),
-                        labels: counted(&model, convert::labels(model.model.classify_explained(&text, k, terms))),
+                        labels: answer(&model, &text, k, explain),
                         error: None,
                     },
                     Err(e) => pb::ClassifyResult {

@@ -93,6 +93,13 @@ impl LabelCounters {
             c.increment(1);
         }
     }
+
+    /// Count the model's label number `index`.
+    pub fn count_index(&self, index: usize) {
+        if let Some((_, c)) = self.0.get(index) {
+            c.increment(1);
+        }
+    }
 }
 
 /// The served model, as an info metric: 1 for the current version, 0 for the one it replaced.

@@ -138,6 +138,18 @@ impl State {
         guard.clone().ok_or(Error::NotReady)
     }
 
+    /// `f` on the model, or why there is none to use. The model is lent under the read lock
+    /// rather than cloned: an `Arc` clone and drop write its count, on the cache line that
+    /// also holds the model's first fields, which every worker reads on every call.
+    pub fn with_model<R>(&self, f: impl FnOnce(&ServedModel) -> R) -> Result<R, Error> {
+        self.accepting()?;
+        let guard = self
+            .model
+            .read()
+            .map_err(|_| Error::Internal("model lock poisoned".into()))?;
+        guard.as_deref().map(f).ok_or(Error::NotReady)
+    }
+
     /// A request slot, or RESOURCE_EXHAUSTED at once when all are taken (load shedding: a
     /// refused request costs nothing; a queued one would only time out later). Nothing
     /// waits for a slot, so a counter does what a semaphore would: one atomic add to enter
