@@ -26,6 +26,11 @@ impl BearerToken {
             ..BearerToken::new(token)
         }
     }
+
+    /// Whether every call passes (no token configured, none required).
+    pub fn lets_all_through(&self) -> bool {
+        self.expected.is_none() && !self.required
+    }
 }
 
 /// Equal byte strings, in time that depends on the length only (not on where they differ).

@@ -359,8 +359,17 @@ where
     let api = ArticleServiceServer::new(ArticleApi::new(state.clone()))
         .max_decoding_message_size(options.max_message_bytes)
         .max_encoding_message_size(options.max_message_bytes.max(16 * 1024 * 1024));
-    let api =
-        tonic::service::interceptor::InterceptedService::new(api, auth::BearerToken::new(options.api_token.clone()));
+    // Without a token there is nothing to check, so the service goes in bare: an interceptor
+    // takes every call's request apart into tonic's form and puts it back together.
+    let token = auth::BearerToken::new(options.api_token.clone());
+    let (open_api, guarded_api) = if token.lets_all_through() {
+        (Some(api), None)
+    } else {
+        (
+            None,
+            Some(tonic::service::interceptor::InterceptedService::new(api, token)),
+        )
+    };
 
     #[cfg(unix)]
     {
@@ -424,7 +433,8 @@ where
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(api)
+        .add_optional_service(open_api)
+        .add_optional_service(guarded_api)
         .add_service(admin)
         .serve_with_incoming_shutdown(incoming, drain);
     let drain_timeout = options.drain_timeout;
