@@ -758,40 +758,52 @@ mod tests {
 
     #[test]
     fn served_probabilities_match_the_f32_weights() {
-        // six labels: prediction reads half-float rows where the CPU has them (5–8 labels,
-        // softmax links), and must agree with the f32 weights the model saves
-        let mut examples = toy();
-        examples.extend(toy_examples(&[
+        // six and eight labels: prediction reads half-float rows where the CPU has them (5–8
+        // labels, softmax links; with 8, the last label's weights are implied by the others),
+        // and must agree with the f32 weights the model saves
+        let topics = [
             ("defence", "tentara latihan militer kapal perang senjata"),
             ("trade", "ekspor impor tarif dagang pasar komoditas"),
             ("sport", "sepak bola pemain gol liga pelatih"),
-        ]));
-        for algorithm in Algorithm::ALL {
-            let cfg = TrainConfig {
-                algorithm,
-                ..TrainConfig::default()
-            };
-            let m = train(&examples, &cfg).unwrap();
-            let softmax = m.classifier().linear().shift_invariant();
-            assert_eq!(
-                m.half.is_some(),
-                softmax && HalfWeights::build(&[1.0; 1], &[0.5; 6], 6, true).is_some()
-            );
-            for text in [
-                "kartel kokain ditangkap di perbatasan",
-                "tarif ekspor dan pemain",
-                "berita hari ini",
-            ] {
-                let linear = m.classifier().linear();
-                let mut exact: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
-                m.vectorizer().linear_scores(text, linear.weights(), None, &mut exact);
-                linear.apply_link(&mut exact);
-                let served = m.predict_proba(text);
-                assert_eq!(argmax(&served), argmax(&exact), "{algorithm}: {text}");
-                for (s, e) in served.iter().zip(&exact) {
-                    // half floats keep 11 significant bits of each weight: within 1e-2 even
-                    // for the calibrated SVM, whose logits run to tens
-                    assert!((s - e).abs() < 1e-2, "{algorithm}: {text}: {served:?} vs {exact:?}");
+            ("weather", "hujan badai banjir cuaca angin musim"),
+            ("science", "peneliti laboratorium teleskop planet sel genetika"),
+        ];
+        for extra in [3, 5] {
+            let mut examples = toy();
+            examples.extend(toy_examples(&topics[..extra]));
+            for algorithm in Algorithm::ALL {
+                let cfg = TrainConfig {
+                    algorithm,
+                    ..TrainConfig::default()
+                };
+                let m = train(&examples, &cfg).unwrap();
+                let k = m.labels().len();
+                assert_eq!(k, 3 + extra);
+                let softmax = m.classifier().linear().shift_invariant();
+                assert_eq!(
+                    m.half.is_some(),
+                    softmax && HalfWeights::build(&[1.0; 1], &vec![0.5; k], k, true).is_some()
+                );
+                for text in [
+                    "kartel kokain ditangkap di perbatasan",
+                    "tarif ekspor dan pemain",
+                    "badai di planet dan teleskop",
+                    "berita hari ini",
+                ] {
+                    let linear = m.classifier().linear();
+                    let mut exact: Vec<f64> = linear.biases().iter().map(|&b| b as f64).collect();
+                    m.vectorizer().linear_scores(text, linear.weights(), None, &mut exact);
+                    linear.apply_link(&mut exact);
+                    let served = m.predict_proba(text);
+                    assert_eq!(argmax(&served), argmax(&exact), "{algorithm}, {k} labels: {text}");
+                    for (s, e) in served.iter().zip(&exact) {
+                        // half floats keep 11 significant bits of each weight: within 1e-2
+                        // even for the calibrated SVM, whose logits run to tens
+                        assert!(
+                            (s - e).abs() < 1e-2,
+                            "{algorithm}, {k} labels: {text}: {served:?} vs {exact:?}"
+                        );
+                    }
                 }
             }
         }
