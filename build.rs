@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // prost with smaller first buffers (see `SmallBuffers` in src/proto.rs)
+        .codec_path("crate::proto::SmallBuffers")
         .compile_fds(fds)?;
     Ok(())
 }
