@@ -5,9 +5,8 @@
 //! about 8% faster once other work has been through the caches (6% when hot). A row's last
 //! lane carries the feature's IDF, so the IDF array is not read at all: another 4–5% after
 //! the caches' sweep (see `IDF_LANE`). F16C, AVX and FMA convert and add a row in a few
-//! instructions. Without them, for more than 8 labels, or
-//! for 4 or fewer (whose f32 rows are 16 bytes already), there are no half rows and
-//! prediction reads the f32 weights.
+//! instructions. Without them, for more than 8 labels, or for 4 or fewer (whose f32 rows are
+//! 16 bytes already), there are no half rows and prediction reads the f32 weights.
 
 /// Labels a half row holds.
 pub const LANES: usize = 8;
@@ -28,12 +27,11 @@ const HALF_MAX: f32 = 65_000.0;
 
 /// `idf[j] × (weights[j·k + c] − mean_c weights[j·k + c])` for every feature j and label c
 /// (but the 8th), and `idf[j]` in the last lane, as half floats: each row centred on its mean
-/// over the labels. Linear weights often share
-/// a large part across labels (a naive Bayes weight is a log-probability, about −10 for every
-/// label, and the labels differ in its decimals); half floats keep 11 significant bits, so a
-/// row stored as it is would lose the differences that decide the answer. Centring shifts
-/// every label's score by the same amount, which a softmax ignores; so only a model with a
-/// softmax link gets half rows.
+/// over the labels. Linear weights often share a large part across labels (a naive Bayes
+/// weight is a log-probability, about −10 for every label, and the labels differ in its
+/// decimals); half floats keep 11 significant bits, so a row stored as it is would lose the
+/// differences that decide the answer. Centring shifts every label's score by the same
+/// amount, which a softmax ignores; so only a model with a softmax link gets half rows.
 #[derive(Clone)]
 pub struct HalfWeights {
     rows: Vec<[u16; LANES]>,
