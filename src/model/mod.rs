@@ -550,8 +550,9 @@ impl TopicModel {
         })
     }
 
-    /// The ranked labels with their probabilities and, when `terms` > 0, their explanations.
-    fn explained(&self, text: &str, p: &[f64], order: &[usize], terms: usize) -> Vec<LabelScore> {
+    /// The ranked labels with their probabilities and, when `terms` > 0, their explanations;
+    /// `p` and `order` as [`Self::rank_into`] gives them for `text`.
+    pub fn explained(&self, text: &str, p: &[f64], order: &[usize], terms: usize) -> Vec<LabelScore> {
         let mut scored: Vec<(usize, LabelScore)> = order
             .iter()
             .map(|&c| {

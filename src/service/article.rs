@@ -158,16 +158,12 @@ fn text_bytes<'a>(articles: impl Iterator<Item = Option<&'a pb::Article>>) -> us
 /// allocates only what the response holds.
 fn answer(served: &ServedModel, text: &str, k: u32, explain: bool) -> Vec<pb::LabelScore> {
     let model = &served.model;
-    if explain {
-        let labels = convert::labels(model.classify_explained(text, k as usize, EXPLAIN_TERMS));
-        if let Some(top) = labels.first() {
-            served.label_counts.count(&top.label);
-        }
-        return labels;
-    }
     model.ranked(text, k as usize, |p, order| {
         if let Some(&top) = order.first() {
-            served.label_counts.count_index(top);
+            served.label_counts.count(top);
+        }
+        if explain {
+            return convert::labels(model.explained(text, p, order, EXPLAIN_TERMS));
         }
         order
             .iter()

@@ -76,27 +76,21 @@ impl MethodMetrics {
 
 /// Articles classified, by top label: one counter per label of a model, registered when the
 /// model is made.
-pub struct LabelCounters(Vec<(String, metrics::Counter)>);
+pub struct LabelCounters(Vec<metrics::Counter>);
 
 impl LabelCounters {
     pub fn new(labels: &[String]) -> Self {
         LabelCounters(
             labels
                 .iter()
-                .map(|l| (l.clone(), metrics::counter!(CLASSIFIED, "label" => l.clone())))
+                .map(|l| metrics::counter!(CLASSIFIED, "label" => l.clone()))
                 .collect(),
         )
     }
 
-    pub fn count(&self, label: &str) {
-        if let Some((_, c)) = self.0.iter().find(|(l, _)| l == label) {
-            c.increment(1);
-        }
-    }
-
     /// Count the model's label number `index`.
-    pub fn count_index(&self, index: usize) {
-        if let Some((_, c)) = self.0.get(index) {
+    pub fn count(&self, index: usize) {
+        if let Some(c) = self.0.get(index) {
             c.increment(1);
         }
     }
