@@ -176,15 +176,20 @@ fn answer(served: &ServedModel, text: &str, k: u32, explain: bool) -> Vec<pb::La
     })
 }
 
+/// [`answer`] and the version of the model that gave it, the model lent under its read lock.
+fn versioned_answer(state: &State, text: &str, k: u32, explain: bool) -> Result<(Vec<pb::LabelScore>, String), Error> {
+    state.with_model(|served| (answer(served, text, k, explain), served.model.version().to_string()))
+}
+
 /// One stream answer: labels, or the item's error.
 fn classify_one(state: &State, req: &pb::ClassifyRequest) -> pb::ClassifyResponse {
     let id = req.article.as_ref().map(|a| a.id.clone()).unwrap_or_default();
     let result = article_text(req.article.as_ref(), "article", state.options.max_text_bytes)
-        .and_then(|text| state.model().map(|m| (m, text)));
+        .and_then(|text| versioned_answer(state, &text, req.top_k, req.explain));
     match result {
-        Ok((served, text)) => pb::ClassifyResponse {
-            labels: answer(&served, &text, req.top_k, req.explain),
-            model_version: served.model.version().to_string(),
+        Ok((labels, model_version)) => pb::ClassifyResponse {
+            labels,
+            model_version,
             id,
             error: None,
         },
@@ -222,12 +227,7 @@ impl ArticleApi {
     ) -> Result<Response<pb::ClassifyResponse>, Status> {
         let req = request.into_inner();
         let text = article_text(req.article.as_ref(), "article", self.state.options.max_text_bytes)?;
-        let (labels, model_version) = self.state.with_model(|served| {
-            (
-                answer(served, &text, req.top_k, req.explain),
-                served.model.version().to_string(),
-            )
-        })?;
+        let (labels, model_version) = versioned_answer(&self.state, &text, req.top_k, req.explain)?;
         Ok(Response::new(pb::ClassifyResponse {
             labels,
             model_version,
