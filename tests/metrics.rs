@@ -123,8 +123,16 @@ async fn metrics_count_calls_codes_latency_batches_labels_and_the_model() {
     assert_eq!(sample(&page, "warta_in_flight_requests"), Some(1.0), "{page}");
     drop(tx);
     assert!(answers.message().await.expect("end").is_none());
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let page = scrape(metrics_addr, "/metrics").await;
+    // the server lets the slot go as it finishes the stream, which may be just after the
+    // client sees the end: wait for it (up to 5 s) instead of guessing a delay
+    let mut page = scrape(metrics_addr, "/metrics").await;
+    for _ in 0..100 {
+        if sample(&page, "warta_in_flight_requests") == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        page = scrape(metrics_addr, "/metrics").await;
+    }
     assert_eq!(sample(&page, "warta_in_flight_requests"), Some(0.0), "{page}");
 }
 
